@@ -1,0 +1,8 @@
+module github.com/gatewayd/gateway
+
+go 1.26.8
+
+require (
+	github.com/BurntSushi/toml v1.6.0 // indirect
+	github.com/lmittmann/tint v1.2.1 // indirect
+)

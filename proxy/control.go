@@ -1,0 +1,126 @@
+package proxy
+
+import (
+	"context"
+	"time"
+)
+
+// Usage is what keeps a generation alive.
+type Usage struct {
+	Sessions int // pinned sessions
+	InFlight int // requests being answered
+	Upgraded int // open upgraded (WebSocket) connections
+}
+
+// Idle reports whether nothing keeps the generation alive.
+func (u Usage) Idle() bool { return u.Sessions == 0 && u.InFlight == 0 && u.Upgraded == 0 }
+
+// Usage reports a generation's counters.
+func (p *Proxy) Usage(gen int) Usage {
+	s := p.stats.lookup(gen)
+	if s == nil {
+		return Usage{}
+	}
+	return Usage{Sessions: int(s.sessions.Load()), InFlight: int(s.inFlight.Load()), Upgraded: int(s.upgraded.Load())}
+}
+
+// DropGeneration ends every pin of gen (it died or was forced out) and
+// returns how many there were.
+func (p *Proxy) DropGeneration(gen int) int {
+	return p.drop(p.pins.removeWhere(func(pn *pin) bool { return pn.gen == gen })[gen])
+}
+
+// DropInstance ends the pins of one worker instance (it crashed).
+func (p *Proxy) DropInstance(gen, inst int) int {
+	return p.drop(p.pins.removeWhere(func(pn *pin) bool { return pn.gen == gen && pn.inst == inst })[gen])
+}
+
+// drop buries the keys of sessions the gateway ended itself, for as long as
+// their affinity cookies could still be fresh.
+func (p *Proxy) drop(keys []SessionKey) int {
+	if len(keys) == 0 {
+		return 0
+	}
+	now := p.o.Now()
+	p.pins.bury(keys, now, now.Add(p.o.IdleTimeout))
+	p.o.Notify()
+	return len(keys)
+}
+
+// Forget releases the counters of a generation that is gone for good.
+func (p *Proxy) Forget(gen int) { p.stats.forget(gen) }
+
+// EndSession removes one pin, as an admin would; the session's next request
+// goes to the active generation.
+func (p *Proxy) EndSession(key SessionKey) bool {
+	_, ok := p.pins.remove(key)
+	if ok {
+		p.drop([]SessionKey{key})
+	}
+	return ok
+}
+
+// Pins lists every pin with its last-seen time.
+func (p *Proxy) Pins() []Pin { return p.pins.list() }
+
+// RestorePins loads pins saved by an earlier run. Pins whose last-seen time
+// is older than the idle timeout are not restored.
+func (p *Proxy) RestorePins(pins []Pin) (restored int) {
+	cutoff := p.o.Now().Add(-p.o.IdleTimeout)
+	for _, pn := range pins {
+		if pn.LastSeen.Before(cutoff) {
+			continue
+		}
+		p.pins.set(pn.Key, pn.Generation, pn.Instance, pn.LastSeen)
+		restored++
+	}
+	return restored
+}
+
+// RejectedAffinity counts affinity cookies that were ignored (forged,
+// garbled, stale, or naming a generation that is gone).
+func (p *Proxy) RejectedAffinity() int64 { return p.rejected.Load() }
+
+// ExpireIdle ends pins idle for longer than the idle timeout and returns how
+// many per generation.
+//
+// No tombstones are needed here: the affinity cookie of a session idle this
+// long is itself too old to be honoured.
+func (p *Proxy) ExpireIdle(now time.Time) map[int]int {
+	cutoff := now.Add(-p.o.IdleTimeout).UnixNano()
+	removed := map[int]int{}
+	for gen, keys := range p.pins.removeWhere(func(pn *pin) bool { return pn.lastSeen.Load() < cutoff }) {
+		removed[gen] = len(keys)
+		p.log.Info("sessions expired", "generation", gen, "count", len(keys), "idle_timeout", p.o.IdleTimeout)
+	}
+	if len(removed) > 0 {
+		p.o.Notify()
+	}
+	return removed
+}
+
+// CloseHeld closes the upgraded connections of gen spread evenly over window,
+// so that a forced drain does not make every client reconnect at once. It
+// returns when all are closed or ctx ends.
+func (p *Proxy) CloseHeld(ctx context.Context, gen int, window time.Duration) int {
+	s := p.stats.lookup(gen)
+	if s == nil {
+		return 0
+	}
+	conns := s.held()
+	if len(conns) == 0 {
+		return 0
+	}
+	step := window / time.Duration(len(conns))
+	for i, c := range conns {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return i
+			case <-time.After(step):
+			}
+		}
+		c.Close()
+	}
+	return len(conns)
+}

@@ -1,0 +1,154 @@
+package proxy
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// backend is one worker instance with its own ReverseProxy and connection
+// pool. Backends are reused across route changes, so that a detach does not
+// drop the keep-alive connections of the generations that stay.
+type backend struct {
+	gen, inst int
+	network   string
+	address   string
+	stats     *genStats
+	transport *http.Transport
+	rp        *httputil.ReverseProxy
+}
+
+type compiledGen struct {
+	id       int
+	revision string
+	backends []*backend
+	stats    *genStats
+	next     atomic.Uint32 // tie-breaker for pick
+}
+
+// instance returns the backend of a ready instance, or nil.
+func (g *compiledGen) instance(inst int) *backend {
+	for _, b := range g.backends {
+		if b.inst == inst {
+			return b
+		}
+	}
+	return nil
+}
+
+// pick returns the instance with the fewest pinned sessions; ties rotate so
+// that anonymous traffic spreads too.
+func (g *compiledGen) pick() *backend {
+	n := len(g.backends)
+	switch n {
+	case 0:
+		return nil
+	case 1:
+		return g.backends[0]
+	}
+	start := int(g.next.Add(1))
+	var best *backend
+	bestPins := 0
+	for i := range n {
+		b := g.backends[(start+i)%n]
+		if p := g.stats.instancePins(b.inst); best == nil || p < bestPins {
+			best, bestPins = b, p
+		}
+	}
+	return best
+}
+
+// table is the compiled form of one Routes value.
+type table struct {
+	src    *Routes
+	active *compiledGen
+	gens   map[int]*compiledGen
+}
+
+func (t *table) backend(gen, inst int) *backend {
+	if g := t.gens[gen]; g != nil {
+		return g.instance(inst)
+	}
+	return nil
+}
+
+type backendKey struct {
+	gen, inst        int
+	network, address string
+}
+
+// compile builds the table for src, reusing backends from the previous one
+// and closing the idle connections of the backends that are gone.
+func (p *Proxy) compile(src *Routes, prev *table) *table {
+	old := map[backendKey]*backend{}
+	if prev != nil {
+		for _, g := range prev.gens {
+			for _, b := range g.backends {
+				old[backendKey{b.gen, b.inst, b.network, b.address}] = b
+			}
+		}
+	}
+	t := &table{src: src, gens: map[int]*compiledGen{}}
+	add := func(g *Generation) *compiledGen {
+		cg := &compiledGen{id: g.ID, revision: g.Revision, stats: p.stats.get(g.ID)}
+		for _, in := range g.Instances {
+			k := backendKey{g.ID, in.Index, in.Network, in.Address}
+			b := old[k]
+			if b == nil {
+				b = p.newBackend(g.ID, in, cg.stats)
+			}
+			delete(old, k)
+			cg.backends = append(cg.backends, b)
+		}
+		t.gens[g.ID] = cg
+		return cg
+	}
+	if src != nil {
+		if src.Active != nil {
+			t.active = add(src.Active)
+		}
+		for _, g := range src.Detached {
+			add(g)
+		}
+	}
+	for _, b := range old {
+		b.transport.CloseIdleConnections()
+	}
+	return t
+}
+
+func (p *Proxy) newBackend(gen int, in Instance, stats *genStats) *backend {
+	b := &backend{gen: gen, inst: in.Index, network: in.Network, address: in.Address, stats: stats}
+	host := in.Address
+	if in.Network == "unix" {
+		host = "gen" + strconv.Itoa(gen) + "-" + strconv.Itoa(in.Index) + ".worker"
+	}
+	target := &url.URL{Scheme: "http", Host: host}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	b.transport = &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, in.Network, in.Address)
+		},
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+	}
+	b.rp = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+			pr.Out.Host = pr.In.Host
+		},
+		Transport:      b.transport,
+		ModifyResponse: func(resp *http.Response) error { p.track(b, resp); return nil },
+		ErrorHandler:   func(w http.ResponseWriter, r *http.Request, err error) { p.workerError(b, w, r, err) },
+		ErrorLog:       p.errorLog,
+	}
+	return b
+}
