@@ -1,0 +1,17 @@
+// Package supervisor owns the generation state machine of one app:
+//
+//	starting ──ready──▶ active ──upgrade──▶ detached ──idle──▶ retired
+//	   │                   │                    │ (or drain deadline, or forced)
+//	   └──fails──▶ failed  └──crash──▶ replaced └──crash──▶ lost
+//
+// One goroutine ([Supervisor.Run]) owns every generation; callers send it
+// requests ([Supervisor.Upgrade], [Supervisor.Generations]) and the goroutines
+// that start, watch and stop workers send it events. Nothing else changes a
+// generation.
+//
+// It runs workers through a [Runner] (plain child processes in package
+// process; transient systemd scopes in the systemd runner) and learns about
+// traffic through [Traffic], which the proxy implements via cmd/gatewayd.
+// Workers get their socket from the gateway before they start: a unix socket
+// passed as fd 3 (sd_listen_fds(3)) or a loopback port in $PORT.
+package supervisor

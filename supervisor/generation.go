@@ -1,0 +1,122 @@
+package supervisor
+
+import (
+	"os"
+	"time"
+
+	"github.com/gatewayd/gateway/supervisor/config"
+)
+
+// State is where a generation is in its lifecycle.
+type State string
+
+const (
+	Starting State = "starting"
+	Active   State = "active"
+	Detached State = "detached"
+	Retiring State = "retiring"
+	Retired  State = "retired"
+	Failed   State = "failed"
+	Lost     State = "lost"
+)
+
+// generation is owned by the supervisor's loop; the goroutine that starts
+// it owns it until it reports back.
+type generation struct {
+	id        int
+	revision  string
+	dir       string // the resolved app directory
+	cfg       *config.Config
+	state     State
+	started   time.Time
+	detached  time.Time
+	deadline  time.Time // zero: no drain limit
+	instances []*instance
+	reason    string // why it retired, failed or was lost
+}
+
+// instance is one worker slot of a generation; its worker is replaced when
+// it crashes in the active generation.
+type instance struct {
+	index    int
+	network  string
+	address  string
+	socket   string // unix socket path to remove when the worker is gone
+	worker   Worker
+	ready    bool
+	crashes  int
+	lastDown time.Time
+}
+
+func (g *generation) instance(index int) *instance {
+	for _, in := range g.instances {
+		if in.index == index {
+			return in
+		}
+	}
+	return nil
+}
+
+// live reports whether any instance still has a running worker.
+func (g *generation) live() bool {
+	for _, in := range g.instances {
+		if in.worker != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *generation) route() *Route {
+	r := &Route{Generation: g.id, Revision: g.revision}
+	for _, in := range g.instances {
+		if in.ready && in.worker != nil {
+			r.Instances = append(r.Instances, Endpoint{Instance: in.index, Network: in.network, Address: in.address})
+		}
+	}
+	return r
+}
+
+func (in *instance) removeSocket() {
+	if in.socket != "" {
+		os.Remove(in.socket)
+	}
+}
+
+// GenerationInfo is a generation as reported to admin tools.
+type GenerationInfo struct {
+	ID        int            `json:"generation"`
+	State     State          `json:"state"`
+	Revision  string         `json:"revision"`
+	Directory string         `json:"directory"`
+	PIDs      []int          `json:"pids"`
+	Started   time.Time      `json:"started"`
+	Detached  time.Time      `json:"detached,omitzero"`
+	Deadline  time.Time      `json:"drain_deadline,omitzero"`
+	Usage     Usage          `json:"usage"`
+	Instances []InstanceInfo `json:"instances"`
+}
+
+// InstanceInfo is one worker slot as reported to admin tools.
+type InstanceInfo struct {
+	Index   int    `json:"instance"`
+	PID     int    `json:"pid"`
+	Ready   bool   `json:"ready"`
+	Network string `json:"network"`
+	Address string `json:"address"`
+	Crashes int    `json:"crashes"`
+}
+
+func (g *generation) info(u Usage) GenerationInfo {
+	gi := GenerationInfo{ID: g.id, State: g.state, Revision: g.revision, Directory: g.dir,
+		Started: g.started, Detached: g.detached, Deadline: g.deadline, Usage: u}
+	for _, in := range g.instances {
+		ii := InstanceInfo{Index: in.index, Ready: in.ready, Network: in.network, Address: in.address, Crashes: in.crashes}
+		if in.worker != nil {
+			ii.PID = in.worker.PID()
+			gi.PIDs = append(gi.PIDs, ii.PID)
+		}
+		gi.Instances = append(gi.Instances, ii)
+	}
+	return gi
+}

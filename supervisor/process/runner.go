@@ -1,0 +1,185 @@
+package process
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gatewayd/gateway/supervisor"
+	"github.com/gatewayd/gateway/supervisor/shim"
+)
+
+var _ supervisor.Runner = (*Runner)(nil)
+
+// Runner starts workers as child processes.
+type Runner struct {
+	// Shim is the executable started in shim mode. If empty, this process's
+	// own executable.
+	Shim string
+	// TailLines is how many output lines a worker keeps for error reports.
+	// If zero, 20.
+	TailLines int
+}
+
+func (r *Runner) Name() string { return "process" }
+
+// Start forks the shim, which execs spec.Argv with the listener as fd 3.
+func (r *Runner) Start(ctx context.Context, spec supervisor.WorkerSpec) (supervisor.Worker, error) {
+	exe := r.Shim
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("finding the gateway's own executable for the shim: %w", err)
+		}
+	}
+	cmd := exec.Command(exe, spec.Argv...)
+	cmd.Dir = spec.Dir
+	cmd.Env = append(spec.Env, shim.EnvShim+"=1")
+	if spec.Listener != nil {
+		cmd.ExtraFiles = []*os.File{spec.Listener}
+		cmd.Env = append(cmd.Env, shim.EnvFDs+"=1", shim.EnvFDNames+"=http")
+	}
+	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := credential(attr, spec.User, spec.Group); err != nil {
+		return nil, err
+	}
+	cmd.SysProcAttr = attr
+	out, err := r.capture(cmd, spec)
+	if err != nil {
+		return nil, err
+	}
+	err = cmd.Start()
+	// The child has its copy now; the parent's must go so that the reader
+	// sees EOF when the worker exits.
+	out.w.Close()
+	if err != nil {
+		return nil, err
+	}
+	w := &worker{cmd: cmd, done: make(chan struct{}), tail: out.tail}
+	go func() {
+		err := cmd.Wait()
+		// Let the last lines reach the tail before anyone reads it, unless a
+		// grandchild holds the pipe open.
+		select {
+		case <-out.drained:
+		case <-time.After(time.Second):
+		}
+		w.err = err
+		close(w.done)
+	}()
+	return w, nil
+}
+
+// credential sets the user and group to run as; only root can switch.
+func credential(attr *syscall.SysProcAttr, name, group string) error {
+	if name == "" && group == "" {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("app.user/app.group are set (%q/%q) but the gateway is not running as root", name, group)
+	}
+	cred := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
+	if name != "" {
+		u, err := user.Lookup(name)
+		if err != nil {
+			return fmt.Errorf("app.user: %w", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		cred.Uid, cred.Gid = uint32(uid), uint32(gid)
+		if ids, err := u.GroupIds(); err == nil {
+			for _, id := range ids {
+				if n, err := strconv.Atoi(id); err == nil {
+					cred.Groups = append(cred.Groups, uint32(n))
+				}
+			}
+		}
+	}
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			return fmt.Errorf("app.group: %w", err)
+		}
+		gid, _ := strconv.Atoi(g.Gid)
+		cred.Gid = uint32(gid)
+	}
+	attr.Credential = cred
+	return nil
+}
+
+// output copies a worker's stdout and stderr, line by line, to its logger
+// and keeps the last lines.
+type output struct {
+	w       *os.File
+	tail    *ring
+	drained chan struct{}
+}
+
+func (r *Runner) capture(cmd *exec.Cmd, spec supervisor.WorkerSpec) (*output, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	n := r.TailLines
+	if n <= 0 {
+		n = 20
+	}
+	o := &output{w: pw, tail: &ring{max: n}, drained: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	go func() {
+		defer close(o.drained)
+		defer pr.Close()
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			o.tail.add(line)
+			if spec.Log != nil {
+				spec.Log.Info(line)
+			}
+		}
+	}()
+	return o, nil
+}
+
+type worker struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+	tail *ring
+}
+
+func (w *worker) PID() int                   { return w.cmd.Process.Pid }
+func (w *worker) Done() <-chan struct{}      { return w.done }
+func (w *worker) Err() error                 { return w.err }
+func (w *worker) Signal(sig os.Signal) error { return w.cmd.Process.Signal(sig) }
+func (w *worker) Tail() []string             { return w.tail.lines() }
+
+// ring keeps the last max lines.
+type ring struct {
+	mu  sync.Mutex
+	max int
+	buf []string
+}
+
+func (r *ring) add(line string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.buf) == r.max {
+		r.buf = r.buf[1:]
+	}
+	r.buf = append(r.buf, line)
+}
+
+func (r *ring) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.buf...)
+}

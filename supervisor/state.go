@@ -1,0 +1,138 @@
+package supervisor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// stateFile is what survives a restart of the gateway, in the runtime
+// directory: the generations (so that a runner that can re-adopt workers,
+// like the systemd one, finds them) and the pins with their last-seen times.
+type stateFile struct {
+	Version        int        `json:"version"`
+	App            string     `json:"app"`
+	Saved          time.Time  `json:"saved"`
+	NextGeneration int        `json:"next_generation"`
+	Generations    []savedGen `json:"generations"`
+	Pins           []Pin      `json:"pins"`
+}
+
+type savedGen struct {
+	ID        int           `json:"id"`
+	State     State         `json:"state"`
+	Revision  string        `json:"revision"`
+	Directory string        `json:"directory"`
+	Started   time.Time     `json:"started"`
+	Detached  time.Time     `json:"detached,omitzero"`
+	Deadline  time.Time     `json:"drain_deadline,omitzero"`
+	Instances []savedWorker `json:"instances"`
+}
+
+type savedWorker struct {
+	Index   int    `json:"index"`
+	PID     int    `json:"pid"`
+	Network string `json:"network"`
+	Address string `json:"address"`
+}
+
+const stateVersion = 1
+
+func (s *Supervisor) statePath() string {
+	return filepath.Join(s.cfg.Gateway.RuntimeDirectory, s.cfg.App.Name+".state.json")
+}
+
+// save writes the state atomically: a reader (or the next gateway) sees the
+// old file or the new one, never half of one.
+func (s *Supervisor) save() {
+	st := stateFile{Version: stateVersion, App: s.cfg.App.Name, Saved: time.Now(),
+		NextGeneration: s.nextID, Pins: s.o.Traffic.Pins()}
+	for _, g := range s.sorted() {
+		if g.state != Active && g.state != Detached {
+			continue
+		}
+		sg := savedGen{ID: g.id, State: g.state, Revision: g.revision, Directory: g.dir,
+			Started: g.started, Detached: g.detached, Deadline: g.deadline}
+		for _, in := range g.instances {
+			if in.worker != nil {
+				sg.Instances = append(sg.Instances, savedWorker{in.index, in.worker.PID(), in.network, in.address})
+			}
+		}
+		st.Generations = append(st.Generations, sg)
+	}
+	if err := writeJSON(s.statePath(), st); err != nil {
+		s.log.Error("saving the state failed; a restart would lose pins", "path", s.statePath(), "error", err)
+		return
+	}
+	s.dirty, s.lastSave = false, time.Now()
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// restore reads the previous run's state. Generation numbers continue from
+// it. The plain-process runner cannot re-adopt workers (they ended with the
+// previous gateway), so their generations and sessions are reported lost.
+func (s *Supervisor) restore() {
+	if err := os.MkdirAll(s.cfg.Gateway.RuntimeDirectory, 0o755); err != nil {
+		s.log.Error("creating the runtime directory failed", "path", s.cfg.Gateway.RuntimeDirectory, "error", err)
+	}
+	st, err := readState(s.statePath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		s.log.Warn("ignoring an unreadable state file", "path", s.statePath(), "error", err)
+		return
+	}
+	s.nextID = max(s.nextID, st.NextGeneration)
+	lost := map[int]int{}
+	for _, p := range st.Pins {
+		lost[p.Generation]++
+	}
+	for _, g := range st.Generations {
+		s.nextID = max(s.nextID, g.ID+1)
+		s.log.Warn("a generation of the previous run is gone; its sessions are lost", "event", "session-lost",
+			"generation", g.ID, "revision", g.Revision, "sessions_lost", lost[g.ID])
+	}
+}
+
+func readState(path string) (*stateFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var st stateFile
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", path, err)
+	}
+	if st.Version != stateVersion {
+		return nil, fmt.Errorf("%s: state version %d, want %d", path, st.Version, stateVersion)
+	}
+	return &st, nil
+}

@@ -1,0 +1,243 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/gatewayd/gateway/supervisor/config"
+)
+
+// Sentinel errors callers branch on.
+var (
+	ErrUpgradeInProgress = errors.New("an upgrade is already in progress")
+	ErrStopped           = errors.New("the supervisor has stopped")
+	ErrNoSuchGeneration  = errors.New("no such generation")
+)
+
+// Options configure a Supervisor.
+type Options struct {
+	// Config is the configuration the first generation starts with. Required.
+	Config *config.Config
+	// Load re-reads the configuration for an upgrade. If nil, config.Load of
+	// Config.File.
+	Load    func() (*config.Config, error)
+	Runner  Runner  // required
+	Traffic Traffic // required
+	// Logger receives the supervisor's logs. If nil, slog.Default().
+	Logger *slog.Logger
+	// Tick is how often detached generations are checked even without a
+	// notification. If zero, 250ms.
+	Tick time.Duration
+}
+
+// Supervisor runs the generations of one app. Create it with New, run it
+// with Run; every other method talks to Run's goroutine.
+type Supervisor struct {
+	o      Options
+	log    *slog.Logger
+	reqs   chan func()
+	events chan func()
+	wake   chan struct{}
+	ready  chan struct{}
+	quit   chan struct{} // closed when Run's loop ends
+	ctx    context.Context
+
+	// Owned by the loop.
+	cfg       *config.Config
+	gens      map[int]*generation
+	active    *generation
+	starting  *generation
+	waiters   []chan<- upgradeResult
+	nextID    int
+	pending   int // goroutines that will send an event
+	dirty     bool
+	lastSave  time.Time
+	readyOnce bool
+	stopping  bool
+	fatal     error
+}
+
+type upgradeResult struct {
+	gen int
+	err error
+}
+
+// New checks o and returns a Supervisor that does nothing until Run.
+func New(o Options) (*Supervisor, error) {
+	if o.Config == nil || o.Runner == nil || o.Traffic == nil {
+		return nil, errors.New("supervisor: Options.Config, Runner and Traffic are required")
+	}
+	if o.Load == nil {
+		file := o.Config.File
+		o.Load = func() (*config.Config, error) { return config.Load(file) }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Tick <= 0 {
+		o.Tick = 250 * time.Millisecond
+	}
+	return &Supervisor{
+		o: o, log: o.Logger, cfg: o.Config,
+		reqs: make(chan func()), events: make(chan func()),
+		wake: make(chan struct{}, 1), ready: make(chan struct{}), quit: make(chan struct{}),
+		gens: map[int]*generation{}, nextID: 1,
+	}, nil
+}
+
+// Ready is closed once the first generation is active.
+func (s *Supervisor) Ready() <-chan struct{} { return s.ready }
+
+// Done is closed when Run has returned.
+func (s *Supervisor) Done() <-chan struct{} { return s.quit }
+
+// Notify asks the loop to look at the detached generations and the state
+// file soon. It never blocks; the proxy calls it on the request path.
+func (s *Supervisor) Notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run starts the first generation and runs the loop until ctx ends, then
+// stops every worker and saves the state. It returns an error if the first
+// generation cannot start.
+func (s *Supervisor) Run(ctx context.Context) error {
+	s.ctx = ctx
+	defer close(s.quit)
+	s.restore()
+	s.beginUpgrade(s.cfg, nil)
+	tick := time.NewTicker(s.o.Tick)
+	defer tick.Stop()
+	for s.fatal == nil {
+		select {
+		case <-ctx.Done():
+			s.shutdown()
+			return nil
+		case req := <-s.reqs:
+			req()
+		case ev := <-s.events:
+			s.pending--
+			ev()
+		case <-s.wake:
+			s.check(time.Now())
+		case now := <-tick.C:
+			s.check(now)
+		}
+	}
+	s.shutdown()
+	return s.fatal
+}
+
+// do runs f on the loop and waits for it.
+func (s *Supervisor) do(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case s.reqs <- func() { f(); close(done) }:
+	case <-s.quit:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	<-done
+	return nil
+}
+
+// send delivers an event from a goroutine the loop started (and counted in
+// pending); after the loop has ended it is dropped.
+func (s *Supervisor) send(ev func()) {
+	select {
+	case s.events <- ev:
+	case <-s.quit:
+	}
+}
+
+// goEvent starts f on its own goroutine; the event it returns runs on the loop.
+func (s *Supervisor) goEvent(f func() func()) {
+	s.pending++
+	go func() { s.send(f()) }()
+}
+
+// Upgrade re-reads the configuration and starts a new generation; it returns
+// the new generation's number once that generation is active, or why not
+// (the previous generation then stays active).
+func (s *Supervisor) Upgrade(ctx context.Context) (int, error) {
+	res := make(chan upgradeResult, 1)
+	if err := s.do(ctx, func() { s.requestUpgrade(res) }); err != nil {
+		return 0, err
+	}
+	select {
+	case r := <-res:
+		return r.gen, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-s.quit:
+		return 0, ErrStopped
+	}
+}
+
+// Generations reports every generation that is not yet retired, oldest first.
+func (s *Supervisor) Generations(ctx context.Context) ([]GenerationInfo, error) {
+	var out []GenerationInfo
+	err := s.do(ctx, func() {
+		for _, g := range s.sorted() {
+			out = append(out, g.info(s.o.Traffic.Usage(g.id)))
+		}
+	})
+	return out, err
+}
+
+// Retire stops a detached generation now; with force, its sessions are
+// dropped and its held connections closed over the drain close window.
+// Without force, it is refused while sessions remain.
+func (s *Supervisor) Retire(ctx context.Context, id int, force bool) error {
+	var err error
+	if derr := s.do(ctx, func() { err = s.requestRetire(id, force) }); derr != nil {
+		return derr
+	}
+	return err
+}
+
+func (s *Supervisor) requestRetire(id int, force bool) error {
+	g := s.gens[id]
+	if g == nil {
+		return fmt.Errorf("generation %d: %w", id, ErrNoSuchGeneration)
+	}
+	if g.state != Detached {
+		return fmt.Errorf("generation %d is %s: only a detached generation can be retired", id, g.state)
+	}
+	if u := s.o.Traffic.Usage(id); !force && !u.Idle() {
+		return fmt.Errorf("generation %d still has %d sessions, %d requests and %d upgraded connections: retire it with force to drop them", id, u.Sessions, u.InFlight, u.Upgraded)
+	}
+	s.retire(g, "retired by an admin", force)
+	return nil
+}
+
+func (s *Supervisor) sorted() []*generation {
+	out := make([]*generation, 0, len(s.gens))
+	for _, g := range s.gens {
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// publish tells the proxy which generations may receive requests.
+func (s *Supervisor) publish() {
+	var r Routing
+	if s.active != nil {
+		r.Active = s.active.route()
+	}
+	for _, g := range s.sorted() {
+		if g.state == Detached {
+			r.Detached = append(r.Detached, g.route())
+		}
+	}
+	s.o.Traffic.Publish(r)
+	s.dirty = true
+}

@@ -1,0 +1,164 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatewayd/gateway/supervisor/config"
+)
+
+// requestUpgrade runs on the loop: a broken config fails the upgrade at
+// once and nothing changes.
+func (s *Supervisor) requestUpgrade(res chan<- upgradeResult) {
+	if s.starting != nil {
+		res <- upgradeResult{err: fmt.Errorf("generation %d is still starting: %w", s.starting.id, ErrUpgradeInProgress)}
+		return
+	}
+	cfg, err := s.o.Load()
+	if err != nil {
+		s.log.Error("upgrade refused: the configuration is broken; nothing changed", "event", "upgrade-failed", "error", err)
+		res <- upgradeResult{err: fmt.Errorf("reading the configuration: %w", err)}
+		return
+	}
+	s.warnRestartOnly(cfg)
+	s.beginUpgrade(cfg, res)
+}
+
+// warnRestartOnly says which changed settings an upgrade does not apply:
+// the listeners and the session cookies belong to the running proxy.
+func (s *Supervisor) warnRestartOnly(cfg *config.Config) {
+	old := s.cfg
+	if strings.Join(old.Gateway.Listen, ",") != strings.Join(cfg.Gateway.Listen, ",") ||
+		old.Sessions.Cookie != cfg.Sessions.Cookie || old.Sessions.AffinityCookie != cfg.Sessions.AffinityCookie ||
+		old.Sessions.IdleTimeout != cfg.Sessions.IdleTimeout || old.Gateway.RuntimeDirectory != cfg.Gateway.RuntimeDirectory {
+		s.log.Warn("changes to [gateway] and [sessions] take effect only when the gateway restarts; this upgrade applies [app], [readiness] and [drain]")
+	}
+}
+
+// beginUpgrade creates the next generation and starts it in the background.
+// The revision is resolved here, on the loop, so that a symlinked directory
+// is read once and the generation keeps that target for its life.
+func (s *Supervisor) beginUpgrade(cfg *config.Config, res chan<- upgradeResult) {
+	g := &generation{id: s.nextID, cfg: cfg, state: Starting, started: time.Now()}
+	s.nextID++
+	dir, err := filepath.EvalSymlinks(cfg.App.Directory)
+	if err != nil {
+		s.starting = g
+		s.gens[g.id] = g
+		s.waiters = append(s.waiters, res)
+		s.started(g, nil, fmt.Errorf("resolving app.directory: %w", err))
+		return
+	}
+	g.dir, g.revision = dir, cfg.App.Revision
+	if g.revision == "" {
+		g.revision = filepath.Base(dir)
+	}
+	s.starting = g
+	s.gens[g.id] = g
+	s.waiters = append(s.waiters, res)
+	s.dirty = true
+	s.goEvent(func() func() {
+		insts, err := s.startGeneration(g)
+		return func() { s.started(g, insts, err) }
+	})
+}
+
+// startGeneration resolves the revision and starts every instance, in
+// parallel, until all are ready. On failure it stops what it started.
+// It runs off the loop and only reads g's fixed fields.
+func (s *Supervisor) startGeneration(g *generation) ([]*instance, error) {
+	s.genLog(g).Info("starting generation", "event", "started", "directory", g.dir, "instances", g.cfg.App.Instances)
+	insts := make([]*instance, g.cfg.App.Instances)
+	errs := make([]error, len(insts))
+	var wg sync.WaitGroup
+	for i := range insts {
+		wg.Go(func() { insts[i], errs[i] = s.startInstance(g, i+1) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		s.stopInstances(insts, g.cfg.App.StopTimeout.Duration)
+		return nil, err
+	}
+	return insts, nil
+}
+
+func (s *Supervisor) genLog(g *generation) *slog.Logger {
+	return s.log.With("generation", g.id, "revision", g.revision)
+}
+
+// started runs on the loop when a generation has started or failed to.
+func (s *Supervisor) started(g *generation, insts []*instance, err error) {
+	s.starting = nil
+	waiters := s.waiters
+	s.waiters = nil
+	if err != nil {
+		g.state, g.reason = Failed, err.Error()
+		delete(s.gens, g.id)
+		s.genLog(g).Error("generation failed to start; the previous generation stays active", "event", "failed", "error", err)
+		if s.active == nil {
+			s.fatal = fmt.Errorf("generation %d failed to start: %w", g.id, err)
+		}
+		reply(waiters, upgradeResult{gen: g.id, err: fmt.Errorf("generation %d failed to start: %w", g.id, err)})
+		s.save()
+		return
+	}
+	g.instances = insts
+	if s.stopping {
+		g.state = Retiring
+		s.stopLater(insts, g)
+		reply(waiters, upgradeResult{gen: g.id, err: ErrStopped})
+		return
+	}
+	g.state = Active
+	prev := s.active
+	s.active, s.cfg = g, g.cfg
+	for _, in := range insts {
+		s.watch(g, in)
+	}
+	if prev != nil {
+		s.detach(prev)
+	}
+	s.publish()
+	s.genLog(g).Info("generation active", "event", "active", "pids", g.info(Usage{}).PIDs)
+	s.save()
+	if !s.readyOnce {
+		s.readyOnce = true
+		close(s.ready)
+	}
+	reply(waiters, upgradeResult{gen: g.id})
+}
+
+// reply answers everyone waiting for an upgrade; nil entries are the
+// gateway's own first start, which nobody waits for.
+func reply(waiters []chan<- upgradeResult, r upgradeResult) {
+	for _, w := range waiters {
+		if w != nil {
+			w <- r
+		}
+	}
+}
+
+func (s *Supervisor) detach(g *generation) {
+	g.state = Detached
+	g.detached = time.Now()
+	if max := s.cfg.Drain.MaxTime.Duration; max > 0 {
+		g.deadline = g.detached.Add(max)
+	}
+	u := s.o.Traffic.Usage(g.id)
+	s.genLog(g).Info("generation detached: it keeps its sessions and gets no new ones", "event", "detached",
+		"sessions", u.Sessions, "drain_deadline", g.deadline)
+}
+
+// watch turns the exit of in's worker into an event on the loop.
+func (s *Supervisor) watch(g *generation, in *instance) {
+	w := in.worker
+	s.goEvent(func() func() {
+		<-w.Done()
+		return func() { s.workerExited(g, in, w) }
+	})
+}
