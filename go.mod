@@ -3,6 +3,6 @@ module github.com/gatewayd/gateway
 go 1.26.8
 
 require (
-	github.com/BurntSushi/toml v1.6.0 // indirect
-	github.com/lmittmann/tint v1.2.1 // indirect
+	github.com/BurntSushi/toml v1.6.0
+	github.com/lmittmann/tint v1.2.1
 )

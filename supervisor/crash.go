@@ -22,7 +22,7 @@ func (s *Supervisor) workerExited(g *generation, in *instance, w Worker) {
 	if g.state == Detached {
 		log.Error("worker of a detached generation crashed", "event", "crashed", "output", w.Tail())
 		if !g.live() {
-			s.lose(g)
+			s.lose(g, lost)
 		} else {
 			s.publish()
 		}
@@ -91,10 +91,11 @@ func (s *Supervisor) replaced(g *generation, in, fresh *instance, err error) {
 	s.save()
 }
 
-// lose ends a detached generation whose last worker died.
-func (s *Supervisor) lose(g *generation) {
+// lose ends a detached generation whose last worker died; lost counts the
+// sessions that went with that worker.
+func (s *Supervisor) lose(g *generation, lost int) {
 	g.state, g.reason = Lost, "its last worker exited"
-	lost := s.o.Traffic.DropGeneration(g.id)
+	lost += s.o.Traffic.DropGeneration(g.id)
 	s.genLog(g).Error("generation lost: no worker left", "event", "lost", "sessions_lost", lost)
 	delete(s.gens, g.id)
 	s.o.Traffic.Forget(g.id)

@@ -21,14 +21,17 @@ import (
 func (s *Supervisor) startInstance(g *generation, index int) (*instance, error) {
 	in := &instance{index: index}
 	spec, err := s.workerSpec(g, in)
-	if spec.Listener != nil {
-		defer spec.Listener.Close() // the worker has its own copy
-	}
 	if err != nil {
 		in.removeSocket()
 		return nil, fmt.Errorf("instance %d: %w", index, err)
 	}
 	w, err := s.o.Runner.Start(s.ctx, spec)
+	if spec.Listener != nil {
+		// The worker has its own copy. Ours must go now: while the gateway
+		// holds it, connections to a dead worker wait in the backlog
+		// instead of being refused.
+		spec.Listener.Close()
+	}
 	if err != nil {
 		in.removeSocket()
 		return nil, fmt.Errorf("instance %d: starting %q: %w", index, spec.Argv[0], err)
@@ -153,6 +156,16 @@ func (s *Supervisor) probe(g *generation, in *instance) error {
 	rd := g.cfg.Readiness
 	ctx, cancel := context.WithTimeout(s.ctx, rd.Timeout.Duration)
 	defer cancel()
+	exited, cancelOnExit := context.WithCancel(ctx)
+	defer cancelOnExit()
+	done := in.worker.Done()
+	go func() {
+		select {
+		case <-done:
+			cancelOnExit()
+		case <-exited.Done():
+		}
+	}()
 	dialer := &net.Dialer{Timeout: time.Second}
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 		DisableKeepAlives: true,
@@ -164,7 +177,7 @@ func (s *Supervisor) probe(g *generation, in *instance) error {
 	t := time.NewTicker(rd.Interval.Duration)
 	defer t.Stop()
 	for {
-		last = probeOnce(ctx, client, rd.Path, last)
+		last = probeOnce(exited, client, rd.Path, last)
 		if last == nil {
 			return nil
 		}
