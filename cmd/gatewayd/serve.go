@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"github.com/gatewayd/gateway/proxy"
@@ -53,6 +55,8 @@ func serve(cfg *config.Config, log *slog.Logger) int {
 		log.Error("cannot start", "error", err)
 		return 1
 	}
+	removePID := writePID(cfg, log)
+	defer removePID()
 	return runUntilSignal(cfg, log, t.p, sup, listeners)
 }
 
@@ -122,4 +126,18 @@ func upgrade(ctx context.Context, log *slog.Logger, sup *supervisor.Supervisor) 
 		return
 	}
 	log.Info("upgrade done", "event", "upgraded", "generation", gen)
+}
+
+// writePID leaves <runtime_directory>/<app>.pid for runs without systemd,
+// so that scripts can send SIGHUP without searching for the process.
+func writePID(cfg *config.Config, log *slog.Logger) func() {
+	path := filepath.Join(cfg.Gateway.RuntimeDirectory, cfg.App.Name+".pid")
+	if err := os.MkdirAll(cfg.Gateway.RuntimeDirectory, 0o755); err == nil {
+		err = os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+		if err == nil {
+			return func() { os.Remove(path) }
+		}
+	}
+	log.Warn("cannot write the pid file", "path", path)
+	return func() {}
 }

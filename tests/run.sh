@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test of the project, as CI does (.ci/run calls exactly this).
+# Needs root on Debian 12 only to install what is missing (Go, gcc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. tests/ensure-go.sh
+
+echo "== go $(go env GOVERSION), $(nproc) cores"
+go mod download
+go mod verify
+
+echo "== formatting and vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+
+echo "== tests (race detector on; gatewayd itself race-built in the end-to-end tests)"
+# The full -v log goes to a file; the terminal gets package results,
+# failures, and a closing count.
+log=$(mktemp /tmp/gateway-tests-XXXXXX.log)
+status=0
+GATEWAY_E2E_RACE=1 go test -race -count=1 -timeout 30m -v ./... >"$log" 2>&1 || status=$?
+grep -E '^(ok|FAIL|---|panic:|\s+--- FAIL)|^\s+\S+_test\.go:[0-9]+:' "$log" | grep -v -e '--- PASS' -e '--- SKIP' || true
+passed=$(grep -cE '^\s*--- PASS' "$log" || true)
+failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
+skipped=$(grep -cE '^\s*--- SKIP' "$log" || true)
+if [ "$skipped" -gt 0 ]; then
+  echo "skipped:"; grep -E '^\s*--- SKIP' -A1 "$log" | sed 's/^/  /'
+fi
+echo "full log: $log"
+echo "$passed passed, $failed failed, $skipped skipped"
+exit "$status"
