@@ -14,10 +14,11 @@ type ServerOptions struct {
 	ReadHeaderTimeout time.Duration
 	// MaxHeaderBytes bounds a request's headers. If zero, 64 KiB.
 	MaxHeaderBytes int
-	// IdleTimeout closes keep-alive connections idle this long. If zero, 2m.
+	// IdleTimeout closes keep-alive connections idle this long. If zero,
+	// they stay open (http.Server's own rule).
 	IdleTimeout time.Duration
 	// ShutdownTimeout bounds waiting for in-flight requests once ctx ends.
-	// If zero, 30s.
+	// If zero, requests still running are cut off at once.
 	ShutdownTimeout time.Duration
 }
 
@@ -67,12 +68,6 @@ func (o ServerOptions) withDefaults() ServerOptions {
 	}
 	if o.MaxHeaderBytes <= 0 {
 		o.MaxHeaderBytes = 64 << 10
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 2 * time.Minute
-	}
-	if o.ShutdownTimeout <= 0 {
-		o.ShutdownTimeout = 30 * time.Second
 	}
 	return o
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -44,7 +45,12 @@ func serve(cfg *config.Config, log *slog.Logger) int {
 		log.Error("cannot start", "error", err)
 		return 1
 	}
-	sup, err = supervisor.New(supervisor.Options{Config: cfg, Runner: &process.Runner{}, Traffic: t,
+	runner, err := chooseRunner(cfg, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	sup, err = supervisor.New(supervisor.Options{Config: cfg, Runner: runner, Traffic: t,
 		Logger: log.With("component", "supervisor")})
 	if err != nil {
 		log.Error("cannot start", "error", err)
@@ -83,7 +89,7 @@ func runUntilSignal(cfg *config.Config, log *slog.Logger, p *proxy.Proxy, sup *s
 	for i, l := range listeners {
 		addrs[i] = l.Addr().String()
 	}
-	log.Info("gateway starting", "app", cfg.App.Name, "listen", addrs, "runner", "process", "version", version)
+	log.Info("gateway starting", "app", cfg.App.Name, "listen", addrs, "version", version)
 	ready := sup.Ready()
 	for {
 		select {
@@ -140,4 +146,16 @@ func writePID(cfg *config.Config, log *slog.Logger) func() {
 	}
 	log.Warn("cannot write the pid file", "path", path)
 	return func() {}
+}
+
+// chooseRunner picks how workers run. This build has the plain-process
+// runner only; "auto" says so, "systemd" is refused rather than ignored.
+func chooseRunner(cfg *config.Config, log *slog.Logger) (supervisor.Runner, error) {
+	switch cfg.Gateway.Runner {
+	case "systemd":
+		return nil, fmt.Errorf("%s: gateway.runner = \"systemd\": this build has no systemd runner yet; use \"process\" or \"auto\"", cfg.File)
+	case "auto":
+		log.Info("runner: auto picked process (workers are child processes of the gateway)", "runner", "process")
+	}
+	return &process.Runner{}, nil
 }
