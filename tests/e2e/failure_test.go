@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net/http"
 	"os"
 	"strings"
 	"syscall"
@@ -114,5 +115,22 @@ func TestSigtermFinishesInFlightRequests(t *testing.T) {
 	}
 	if !g.log.matches(`msg="gateway stopped"`) {
 		t.Fatalf("no orderly stop in the log:\n%s", g.log)
+	}
+}
+
+func TestOversizedHeadersAreRefused(t *testing.T) {
+	g := startGateway(t, options{extra: "", instances: 1})
+	req := mustRequest("GET", g.url+"/whoami")
+	req.Header.Set("X-Big", strings.Repeat("x", 128<<10)) // over the 64 KiB default
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("status: got %d, want 431", resp.StatusCode)
+	}
+	if w := g.browser().who(); w.Generation != "1" {
+		t.Fatalf("after the refused request: got %+v", w)
 	}
 }

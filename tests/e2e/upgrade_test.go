@@ -141,3 +141,34 @@ func TestGenerationNumbersContinueAfterRestart(t *testing.T) {
 		t.Fatalf("first generation after a restart: got %q, want 3", w.Generation)
 	}
 }
+
+// Upgrades pile up: each detached generation keeps its own sessions and
+// retires on its own.
+func TestSeveralDetachedGenerationsDrainIndependently(t *testing.T) {
+	g := startGateway(t, options{})
+	a := g.browser()
+	a.login("alice")
+	g.point("rel2")
+	g.upgrade()
+	b := g.browser()
+	b.login("bob")
+	g.point("rel1")
+	g.upgrade()
+	c := g.browser()
+	for who, want := range map[*browser]string{a: "1", b: "2", c: "3"} {
+		if w := who.who(); w.Generation != want {
+			t.Fatalf("got generation %s, want %s", w.Generation, want)
+		}
+	}
+	if got := g.generations(); got[1] != "detached" || got[2] != "detached" || got[3] != "active" {
+		t.Fatalf("generations: got %v, want 1 and 2 detached, 3 active", got)
+	}
+	b.post("/logout", nil)
+	g.waitLog(`msg="generation retired" component=supervisor generation=2`, 1, 5*time.Second)
+	if got := g.generations(); got[1] != "detached" {
+		t.Fatalf("generation 1 after generation 2 retired: got %v, want it still detached", got)
+	}
+	if w := a.who(); w.Generation != "1" || w.User != "alice" {
+		t.Fatalf("alice: got %+v, want generation 1", w)
+	}
+}
