@@ -33,6 +33,9 @@ type generation struct {
 	deadline  time.Time // zero: no drain limit
 	instances []*instance
 	reason    string // why it retired, failed or was lost
+	// stopAsked is set when the generation's unit was stopped from outside
+	// while it was active: it retires once its replacement is active.
+	stopAsked bool
 }
 
 // instance is one worker slot of a generation; its worker is replaced when

@@ -57,7 +57,7 @@ func tail(w Worker) string {
 func (s *Supervisor) workerSpec(g *generation, in *instance) (WorkerSpec, error) {
 	app := g.cfg.App
 	spec := WorkerSpec{App: app.Name, Generation: g.id, Instance: in.index, Revision: g.revision,
-		Dir: g.dir, User: app.User, Group: app.Group,
+		Dir: g.dir, User: app.User, Group: app.Group, Config: g.cfg,
 		Log: s.genLog(g).With("instance", in.index)}
 	port := ""
 	if app.Socket == "fd" {

@@ -44,9 +44,50 @@ func (s *Supervisor) retire(g *generation, reason string, force bool) {
 		} else {
 			s.awaitIdle(g.id, grace)
 		}
-		s.stopInstances(g.instances, grace)
+		s.stopGeneration(g, grace)
 		return func() { s.retired(g) }
 	})
+}
+
+// stopGeneration stops g's workers through the runner's manager when it
+// has one (so its stop timeout and SIGKILL apply), else by signals. It runs
+// off the loop.
+func (s *Supervisor) stopGeneration(g *generation, grace time.Duration) {
+	if gs, ok := s.o.Runner.(GenerationStopper); ok {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), grace+30*time.Second)
+		defer cancel()
+		if err := gs.StopGeneration(ctx, g.id); err == nil {
+			for _, in := range g.instances {
+				in.removeSocket()
+			}
+			return
+		} else {
+			s.genLog(g).Warn("stopping the generation's unit failed; signalling its workers", "error", err)
+		}
+	}
+	s.stopInstances(g.instances, grace)
+}
+
+// stopRequested runs on the loop when a generation's unit was stopped from
+// outside: a detached generation is forced out at once; the active one is
+// replaced first, so that new sessions are still served.
+func (s *Supervisor) stopRequested(id int) {
+	g := s.gens[id]
+	if g == nil {
+		return
+	}
+	log := s.genLog(g)
+	switch g.state {
+	case Detached:
+		log.Info("the generation's unit was stopped from outside; retiring it", "event", "stop-requested")
+		s.retire(g, "its unit was stopped from outside", true)
+	case Active:
+		g.stopAsked = true
+		log.Info("the active generation's unit was stopped from outside; starting a replacement first", "event", "stop-requested")
+		if s.starting == nil {
+			s.beginUpgrade(s.cfg, nil)
+		}
+	}
 }
 
 // awaitIdle waits, bounded by limit, for requests that were routed to a
@@ -88,22 +129,47 @@ func (s *Supervisor) stopLater(insts []*instance, g *generation) {
 }
 
 // shutdown stops every worker (bounded by each generation's stop timeout),
-// waits for the goroutines the loop started, and saves the state.
+// waits for the goroutines the loop started, and saves the state. When the
+// runner says the workers outlive this process (a restart), it leaves them
+// running and saves them for the next process to adopt.
 func (s *Supervisor) shutdown() {
 	s.stopping = true
+	if k, ok := s.o.Runner.(Keeper); ok && s.keep(k) {
+		s.log.Info("leaving the generations running for the next gateway process", "event", "stopping", "generations", len(s.gens))
+		s.drainEvents(s.watchers)
+		s.save()
+		return
+	}
 	s.log.Info("stopping all generations", "event", "stopping", "generations", len(s.gens))
 	for _, g := range s.sorted() {
 		if g.state == Active || g.state == Detached {
 			g.state = Retiring
-			s.stopLater(g.instances, g)
+			gen := g
+			s.goEvent(func() func() {
+				s.stopGeneration(gen, gen.cfg.App.StopTimeout.Duration)
+				return func() {}
+			})
 		}
 	}
 	s.active = nil
 	s.publish()
-	for s.pending > 0 {
+	s.drainEvents(0)
+	s.save()
+}
+
+func (s *Supervisor) keep(k Keeper) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
+	defer cancel()
+	return k.KeepWorkers(ctx)
+}
+
+// drainEvents waits until at most leave goroutines the loop started have
+// not reported. Watchers of workers left running for the next gateway
+// process would never report, so they are left.
+func (s *Supervisor) drainEvents(leave int) {
+	for s.pending > leave {
 		ev := <-s.events
 		s.pending--
 		ev()
 	}
-	s.save()
 }

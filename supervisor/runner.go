@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"os"
+
+	"github.com/gatewayd/gateway/supervisor/config"
 )
 
 // WorkerSpec describes one worker process to start.
@@ -22,6 +24,9 @@ type WorkerSpec struct {
 	Listener *os.File
 	// Log receives the worker's output lines where the runner forwards them.
 	Log *slog.Logger
+	// Config is the configuration the generation starts with (the systemd
+	// runner reads its [systemd] limits and stop timeouts from it).
+	Config *config.Config
 }
 
 // Worker is one running worker process.
@@ -41,4 +46,38 @@ type Worker interface {
 type Runner interface {
 	Name() string
 	Start(ctx context.Context, spec WorkerSpec) (Worker, error)
+}
+
+// The interfaces below are optional capabilities of a Runner; the
+// supervisor uses them when the runner has them (the systemd runner has
+// all of them, the process runner none).
+
+// GenerationStopper stops a whole generation through the runner's own
+// manager, so that the manager's stop timeout and SIGKILL apply. It returns
+// once every worker of the generation is gone.
+type GenerationStopper interface {
+	StopGeneration(ctx context.Context, gen int) error
+}
+
+// StopRequester reports generations stopped from outside the gateway
+// (`systemctl stop gateway-gen3.scope`); the supervisor retires them.
+type StopRequester interface {
+	StopRequests() <-chan int
+}
+
+// Adopter finds the workers of a previous gateway process that are still
+// running, so that a restarted gateway keeps serving them.
+type Adopter interface {
+	// Adopt returns the workers of gen among pids that still run in the
+	// generation's unit; none (and no error) if the unit is gone.
+	Adopt(ctx context.Context, app string, gen int, pids []int) ([]Worker, error)
+	// Strays lists units of this app the runner finds that belong to none
+	// of the generations given.
+	Strays(ctx context.Context, app string, gens []int) ([]string, error)
+}
+
+// Keeper decides whether the workers outlive the gateway process: true
+// when the gateway is being restarted (the next process re-adopts them).
+type Keeper interface {
+	KeepWorkers(ctx context.Context) bool
 }

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,15 +112,112 @@ func (s *Supervisor) restore() {
 		return
 	}
 	s.nextID = max(s.nextID, st.NextGeneration)
-	lost := map[int]int{}
-	for _, p := range st.Pins {
-		lost[p.Generation]++
-	}
 	for _, g := range st.Generations {
 		s.nextID = max(s.nextID, g.ID+1)
-		s.log.Warn("a generation of the previous run is gone; its sessions are lost", "event", "session-lost",
-			"generation", g.ID, "revision", g.Revision, "sessions_lost", lost[g.ID])
 	}
+	adopted := s.adopt(st)
+	lost := map[int]int{}
+	var keep []Pin
+	for _, p := range st.Pins {
+		if g := adopted[p.Generation]; g != nil && g.instance(p.Instance) != nil && g.instance(p.Instance).worker != nil {
+			keep = append(keep, p)
+		} else {
+			lost[p.Generation]++
+		}
+	}
+	restored := s.o.Traffic.RestorePins(keep)
+	for _, g := range st.Generations {
+		if adopted[g.ID] == nil {
+			s.log.Warn("a generation of the previous gateway process is gone; its sessions are lost", "event", "session-lost",
+				"generation", g.ID, "revision", g.Revision, "sessions_lost", lost[g.ID])
+		}
+	}
+	if len(adopted) > 0 {
+		s.log.Info("re-adopted the generations of the previous gateway process", "event", "adopted",
+			"generations", len(adopted), "sessions", restored)
+		s.publish()
+		s.dirty = true
+	}
+}
+
+// adopt takes over the generations of a previous gateway process whose
+// workers still run (only runners that outlive the gateway can have any).
+// An active generation with a dead worker gets that worker replaced.
+func (s *Supervisor) adopt(st *stateFile) map[int]*generation {
+	adopted := map[int]*generation{}
+	a, ok := s.o.Runner.(Adopter)
+	if !ok {
+		return adopted
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	for _, sg := range st.Generations {
+		g := s.adoptOne(ctx, a, sg)
+		if g == nil {
+			continue
+		}
+		adopted[g.id] = g
+		s.gens[g.id] = g
+		if g.state == Active && (s.active == nil || g.id > s.active.id) {
+			s.active = g
+		}
+	}
+	for _, g := range adopted {
+		if g.state == Active && g != s.active {
+			s.detach(g) // two active in a broken state file: the newest wins
+		}
+		for _, in := range g.instances {
+			switch {
+			case in.worker != nil:
+				s.watch(g, in)
+			case g == s.active:
+				s.replace(g, in, 0)
+			}
+		}
+	}
+	ids := make([]int, 0, len(adopted))
+	for id := range adopted {
+		ids = append(ids, id)
+	}
+	strays, err := a.Strays(ctx, s.cfg.App.Name, ids)
+	if err != nil {
+		s.log.Warn("listing the app's units failed", "error", err)
+	}
+	for _, u := range strays {
+		s.log.Warn("found a unit of this app that the state file does not account for; leaving it alone", "event", "stray", "unit", u)
+	}
+	return adopted
+}
+
+func (s *Supervisor) adoptOne(ctx context.Context, a Adopter, sg savedGen) *generation {
+	pids := make([]int, len(sg.Instances))
+	for i, w := range sg.Instances {
+		pids[i] = w.PID
+	}
+	workers, err := a.Adopt(ctx, s.cfg.App.Name, sg.ID, pids)
+	if err != nil {
+		s.log.Error("re-adopting a generation failed", "generation", sg.ID, "error", err)
+		return nil
+	}
+	if len(workers) == 0 || (sg.State != Active && sg.State != Detached) {
+		return nil
+	}
+	byPID := map[int]Worker{}
+	for _, w := range workers {
+		byPID[w.PID()] = w
+	}
+	g := &generation{id: sg.ID, revision: sg.Revision, dir: sg.Directory, cfg: s.cfg, state: sg.State,
+		started: sg.Started, detached: sg.Detached, deadline: sg.Deadline}
+	for _, w := range sg.Instances {
+		in := &instance{index: w.Index, network: w.Network, address: w.Address, worker: byPID[w.PID]}
+		in.ready = in.worker != nil
+		if in.network == "unix" {
+			in.socket = in.address
+		}
+		g.instances = append(g.instances, in)
+	}
+	s.genLog(g).Info("re-adopted generation", "event", "adopted", "state", g.state, "workers", len(workers))
+	return g
 }
 
 func readState(path string) (*stateFile, error) {

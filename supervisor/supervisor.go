@@ -54,6 +54,7 @@ type Supervisor struct {
 	waiters   []chan<- upgradeResult
 	nextID    int
 	pending   int // goroutines that will send an event
+	watchers  int // of which: watching a worker's exit
 	dirty     bool
 	lastSave  time.Time
 	readyOnce bool
@@ -111,7 +112,16 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.ctx = ctx
 	defer close(s.quit)
 	s.restore()
-	s.beginUpgrade(s.cfg, nil)
+	if s.active == nil {
+		s.beginUpgrade(s.cfg, nil)
+	} else {
+		s.readyOnce = true
+		close(s.ready)
+	}
+	var stopReqs <-chan int
+	if sr, ok := s.o.Runner.(StopRequester); ok {
+		stopReqs = sr.StopRequests()
+	}
 	tick := time.NewTicker(s.o.Tick)
 	defer tick.Stop()
 	for s.fatal == nil {
@@ -119,6 +129,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			s.shutdown()
 			return nil
+		case id := <-stopReqs:
+			s.stopRequested(id)
 		case req := <-s.reqs:
 			req()
 		case ev := <-s.events:

@@ -122,6 +122,9 @@ func (s *Supervisor) started(g *generation, insts []*instance, err error) {
 	}
 	if prev != nil {
 		s.detach(prev)
+		if prev.stopAsked {
+			s.retire(prev, "its unit was stopped from outside", true)
+		}
 	}
 	s.publish()
 	s.genLog(g).Info("generation active", "event", "active", "pids", g.info(Usage{}).PIDs)
@@ -157,8 +160,12 @@ func (s *Supervisor) detach(g *generation) {
 // watch turns the exit of in's worker into an event on the loop.
 func (s *Supervisor) watch(g *generation, in *instance) {
 	w := in.worker
+	s.watchers++
 	s.goEvent(func() func() {
 		<-w.Done()
-		return func() { s.workerExited(g, in, w) }
+		return func() {
+			s.watchers--
+			s.workerExited(g, in, w)
+		}
 	})
 }
