@@ -56,7 +56,7 @@ func (s *Supervisor) stopGeneration(g *generation, grace time.Duration) {
 	if gs, ok := s.o.Runner.(GenerationStopper); ok {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), grace+30*time.Second)
 		defer cancel()
-		if err := gs.StopGeneration(ctx, g.id); err == nil {
+		if err := gs.StopGeneration(ctx, g.id, grace); err == nil {
 			for _, in := range g.instances {
 				in.removeSocket()
 			}
@@ -141,18 +141,21 @@ func (s *Supervisor) shutdown() {
 		return
 	}
 	s.log.Info("stopping all generations", "event", "stopping", "generations", len(s.gens))
+	var stopping []*generation
 	for _, g := range s.sorted() {
 		if g.state == Active || g.state == Detached {
 			g.state = Retiring
-			gen := g
-			s.goEvent(func() func() {
-				s.stopGeneration(gen, gen.cfg.App.StopTimeout.Duration)
-				return func() {}
-			})
+			stopping = append(stopping, g)
 		}
 	}
 	s.active = nil
-	s.publish()
+	s.publish() // no request may reach a worker that is being stopped
+	for _, g := range stopping {
+		s.goEvent(func() func() {
+			s.stopGeneration(g, g.cfg.App.StopTimeout.Duration)
+			return func() {}
+		})
+	}
 	s.drainEvents(0)
 	s.save()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/gatewayd/gateway/supervisor/config"
 )
@@ -53,10 +54,11 @@ type Runner interface {
 // all of them, the process runner none).
 
 // GenerationStopper stops a whole generation through the runner's own
-// manager, so that the manager's stop timeout and SIGKILL apply. It returns
-// once every worker of the generation is gone.
+// manager, so that the manager's stop timeout and SIGKILL apply; workers
+// get SIGTERM, then SIGKILL after grace. It returns once every worker of
+// the generation is gone.
 type GenerationStopper interface {
-	StopGeneration(ctx context.Context, gen int) error
+	StopGeneration(ctx context.Context, gen int, grace time.Duration) error
 }
 
 // StopRequester reports generations stopped from outside the gateway

@@ -43,13 +43,17 @@ type savedWorker struct {
 
 const stateVersion = 1
 
+// statePath is in the runtime directory the gateway started with, and named
+// after the app as it started: an upgrade changes neither.
 func (s *Supervisor) statePath() string {
-	return filepath.Join(s.cfg.Gateway.RuntimeDirectory, s.cfg.App.Name+".state.json")
+	c := s.o.Config
+	return filepath.Join(c.Gateway.RuntimeDirectory, c.App.Name+".state.json")
 }
 
 // save writes the state atomically: a reader (or the next gateway) sees the
 // old file or the new one, never half of one.
 func (s *Supervisor) save() {
+	s.o.OnChange()
 	st := stateFile{Version: stateVersion, App: s.cfg.App.Name, Saved: time.Now(),
 		NextGeneration: s.nextID, Pins: s.o.Traffic.Pins()}
 	for _, g := range s.sorted() {

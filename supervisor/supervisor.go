@@ -32,6 +32,10 @@ type Options struct {
 	// Tick is how often detached generations are checked even without a
 	// notification. If zero, 250ms.
 	Tick time.Duration
+	// OnChange is called on the loop after generations changed (started,
+	// activated, detached, retired…) and must not block; the gateway uses
+	// it to update its status line. If nil, nothing is called.
+	OnChange func()
 }
 
 // Supervisor runs the generations of one app. Create it with New, run it
@@ -81,6 +85,9 @@ func New(o Options) (*Supervisor, error) {
 	}
 	if o.Tick <= 0 {
 		o.Tick = 250 * time.Millisecond
+	}
+	if o.OnChange == nil {
+		o.OnChange = func() {}
 	}
 	return &Supervisor{
 		o: o, log: o.Logger, cfg: o.Config,
@@ -193,6 +200,10 @@ func (s *Supervisor) Upgrade(ctx context.Context) (int, error) {
 	}
 }
 
+// Ping returns once the loop has answered: the watchdog's proof that the
+// supervisor is not stuck.
+func (s *Supervisor) Ping(ctx context.Context) error { return s.do(ctx, func() {}) }
+
 // Generations reports every generation that is not yet retired, oldest first.
 func (s *Supervisor) Generations(ctx context.Context) ([]GenerationInfo, error) {
 	var out []GenerationInfo
@@ -252,4 +263,5 @@ func (s *Supervisor) publish() {
 	}
 	s.o.Traffic.Publish(r)
 	s.dirty = true
+	s.o.OnChange()
 }

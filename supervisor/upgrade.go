@@ -26,6 +26,10 @@ func (s *Supervisor) requestUpgrade(res chan<- upgradeResult) {
 		return
 	}
 	s.warnRestartOnly(cfg)
+	// As that warning says: [gateway] and [sessions] stay as the running
+	// gateway has them (its runtime directory holds the sockets and the
+	// state file) until it restarts.
+	cfg.Gateway, cfg.Sessions = s.cfg.Gateway, s.cfg.Sessions
 	s.beginUpgrade(cfg, res)
 }
 

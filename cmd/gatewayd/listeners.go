@@ -4,8 +4,44 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sort"
 	"strings"
+
+	"github.com/coreos/go-systemd/v22/activation"
 )
+
+// listeners returns the sockets systemd passed (socket activation) or,
+// when not activated, the configured addresses. Passed sockets are taken
+// by name (LISTEN_FDNAMES, set by FileDescriptorName=): "http" serves the
+// proxy. A socket named after its unit (systemd's default name) serves
+// the proxy too, unless sockets named "http" were passed.
+func listeners(addrs []string) ([]net.Listener, bool, error) {
+	if os.Getenv("LISTEN_FDS") == "" {
+		ls, err := listen(addrs)
+		return ls, false, err
+	}
+	byName, err := activation.ListenersWithNames()
+	if err != nil {
+		return nil, true, fmt.Errorf("taking the sockets systemd passed: %w", err)
+	}
+	if ls := byName["http"]; len(ls) > 0 {
+		return ls, true, nil
+	}
+	var ls []net.Listener
+	var names []string
+	for name, l := range byName {
+		names = append(names, name)
+		if name != "admin" {
+			ls = append(ls, l...)
+		}
+	}
+	if len(ls) == 0 {
+		sort.Strings(names)
+		return nil, true, fmt.Errorf("socket activation passed %d sockets named %s, but none for the proxy: name it http (FileDescriptorName=http in the .socket unit)",
+			len(names), strings.Join(names, ", "))
+	}
+	return ls, true, nil
+}
 
 // listen opens the configured addresses: "host:port" or "unix:/path".
 func listen(addrs []string) ([]net.Listener, error) {

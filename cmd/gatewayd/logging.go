@@ -1,21 +1,25 @@
 package main
 
 import (
-	"io"
 	"log/slog"
 	"os"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/journal"
 	"github.com/lmittmann/tint"
 )
 
-// newLogger chooses the handler once: colour (tint) on a terminal, plain
-// key=value text otherwise.
+// newLogger chooses the handler once: journald's native protocol with
+// structured fields when stderr is the journal (a systemd service), colour
+// (tint) on a terminal, plain key=value text otherwise.
 func newLogger(w *os.File, level slog.Level) *slog.Logger {
+	if ok, _ := journal.StderrIsJournalStream(); ok && journal.Enabled() {
+		return slog.New(&journalHandler{level: level})
+	}
 	if isTerminal(w) {
 		return slog.New(tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly}))
 	}
-	return slog.New(slog.NewTextHandler(io.Writer(w), &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 func isTerminal(f *os.File) bool {

@@ -37,8 +37,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	check := fs.String("check-config", "", "validate the configuration `file` and exit (0: valid, 1: not)")
 	level := fs.String("log-level", "info", "least severe log `level`: debug, info, warn or error")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	instance := fs.String("instance", "", "the template instance `name` (gateway@NAME.service passes %i): scopes become gateway-NAME-gen<N>.scope")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: gatewayd [--config FILE] [--log-level LEVEL]\n       gatewayd --check-config FILE\n\n")
+		fmt.Fprintf(stderr, "usage: gatewayd [--config FILE] [--instance NAME] [--log-level LEVEL]\n       gatewayd --check-config FILE\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -65,7 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatewayd: %v\n", err)
 		return 1
 	}
-	return serve(cfg, newLogger(os.Stderr, lvl))
+	return serve(cfg, *instance, newLogger(os.Stderr, lvl))
 }
 
 func checkConfig(path string, stdout, stderr io.Writer) int {

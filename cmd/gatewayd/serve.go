@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -14,59 +13,83 @@ import (
 	"github.com/gatewayd/gateway/proxy"
 	"github.com/gatewayd/gateway/supervisor"
 	"github.com/gatewayd/gateway/supervisor/config"
-	"github.com/gatewayd/gateway/supervisor/process"
 )
 
-// serve wires the proxy and the supervisor together and runs them until a
-// signal says stop. Shutdown order matters: the proxy first stops accepting
-// and finishes in-flight requests, then the supervisor stops the workers.
-func serve(cfg *config.Config, log *slog.Logger) int {
-	key, err := affinityKey(cfg.AffinityKeyPath())
+// gateway is the wired daemon: the proxy and the supervisor, joined by
+// traffic, and what runs around them.
+type gateway struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	proxy     *proxy.Proxy
+	sup       *supervisor.Supervisor
+	notify    *notifier
+	listeners []net.Listener
+}
+
+// serve builds the daemon and runs it until a signal says stop.
+func serve(cfg *config.Config, instance string, log *slog.Logger) int {
+	d, closeRunner, err := build(cfg, instance, log)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
+	}
+	defer closeRunner()
+	removePID := writePID(cfg, log)
+	defer removePID()
+	return d.run()
+}
+
+func build(cfg *config.Config, instance string, log *slog.Logger) (*gateway, func(), error) {
+	nothing := func() {}
+	key, err := affinityKey(cfg.AffinityKeyPath())
+	if err != nil {
+		return nil, nothing, err
 	}
 	hasher, err := proxy.NewHasher(key)
 	if err != nil {
-		log.Error("cannot start", "error", err)
-		return 1
+		return nil, nothing, err
 	}
+	d := &gateway{cfg: cfg, log: log, notify: newNotifier(log.With("component", "notify"))}
 	t := &traffic{}
-	var sup *supervisor.Supervisor
 	t.p, err = proxy.New(proxy.Options{
 		Source: t, Hasher: hasher,
 		SessionCookie: cfg.Sessions.Cookie, AffinityCookie: cfg.Sessions.AffinityCookie,
 		EndHeader: cfg.Sessions.EndHeader, LogoutPaths: cfg.Sessions.LogoutPaths,
 		IdleTimeout: cfg.Sessions.IdleTimeout.Duration,
-		Notify:      func() { sup.Notify() },
+		Notify:      func() { d.sup.Notify() },
 		Logger:      log.With("component", "proxy"),
 	})
 	if err != nil {
-		log.Error("cannot start", "error", err)
-		return 1
+		return nil, nothing, err
 	}
-	runner, err := chooseRunner(cfg, log)
+	d.proxy = t.p
+	ls, activated, err := listeners(cfg.Gateway.Listen)
 	if err != nil {
-		log.Error("cannot start", "error", err)
-		return 1
+		return nil, nothing, err
 	}
-	sup, err = supervisor.New(supervisor.Options{Config: cfg, Runner: runner, Traffic: t,
-		Logger: log.With("component", "supervisor")})
+	d.listeners = ls
+	runner, closeRunner, err := chooseRunner(cfg, instance, log)
 	if err != nil {
-		log.Error("cannot start", "error", err)
-		return 1
+		closeAll(ls)
+		return nil, nothing, err
 	}
-	listeners, err := listen(cfg.Gateway.Listen)
+	d.sup, err = supervisor.New(supervisor.Options{Config: cfg, Runner: runner, Traffic: t,
+		OnChange: d.notify.poke, Logger: log.With("component", "supervisor")})
 	if err != nil {
-		log.Error("cannot start", "error", err)
-		return 1
+		closeAll(ls)
+		closeRunner()
+		return nil, nothing, err
 	}
-	removePID := writePID(cfg, log)
-	defer removePID()
-	return runUntilSignal(cfg, log, t.p, sup, listeners)
+	d.notify.sup = d.sup
+	log.Info("gateway starting", "app", cfg.App.Name, "listen", addrs(ls), "socket_activated", activated,
+		"runner", runner.Name(), "version", version)
+	return d, closeRunner, nil
 }
 
-func runUntilSignal(cfg *config.Config, log *slog.Logger, p *proxy.Proxy, sup *supervisor.Supervisor, listeners []net.Listener) int {
+// run serves until SIGTERM/SIGINT. Shutdown order matters: the proxy first
+// stops accepting and finishes in-flight requests, then the supervisor
+// stops (or, on a restart under systemd, leaves) the workers.
+func (d *gateway) run() int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
@@ -74,49 +97,48 @@ func runUntilSignal(cfg *config.Config, log *slog.Logger, p *proxy.Proxy, sup *s
 	supCtx, stopSup := context.WithCancel(context.Background())
 	defer stopSup()
 	supErr := make(chan error, 1)
-	go func() { supErr <- sup.Run(supCtx) }()
+	go func() { supErr <- d.sup.Run(supCtx) }()
+	go d.notify.run(supCtx)
 
 	proxyCtx, stopProxy := context.WithCancel(context.Background())
 	defer stopProxy()
 	proxyErr := make(chan error, 1)
-	g := cfg.Gateway
+	g := d.cfg.Gateway
 	go func() {
-		proxyErr <- p.Run(proxyCtx, listeners, proxy.ServerOptions{
+		proxyErr <- d.proxy.Run(proxyCtx, d.listeners, proxy.ServerOptions{
 			ReadHeaderTimeout: g.ReadHeaderTimeout.Duration, MaxHeaderBytes: g.MaxHeaderBytes,
 			IdleTimeout: g.IdleTimeout.Duration, ShutdownTimeout: g.ShutdownTimeout.Duration})
 	}()
-	addrs := make([]string, len(listeners))
-	for i, l := range listeners {
-		addrs[i] = l.Addr().String()
-	}
-	log.Info("gateway starting", "app", cfg.App.Name, "listen", addrs, "version", version)
-	ready := sup.Ready()
+	ready := d.sup.Ready()
 	for {
 		select {
 		case <-ready:
 			ready = nil
-			log.Info("gateway ready: the first generation is active", "event", "ready")
+			d.notify.ready()
+			d.notify.poke()
+			d.log.Info("gateway ready: a generation is active", "event", "ready")
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				go upgrade(supCtx, log, sup)
+				go d.upgrade(supCtx, "SIGHUP")
 				continue
 			}
-			log.Info("stopping", "signal", sig.String())
+			d.log.Info("stopping", "signal", sig.String())
+			d.notify.stopping()
 			stopProxy()
 			if err := <-proxyErr; err != nil {
-				log.Warn("stopping the proxy", "error", err)
+				d.log.Warn("stopping the proxy", "error", err)
 			}
 			stopSup()
 			<-supErr
-			log.Info("gateway stopped")
+			d.log.Info("gateway stopped")
 			return 0
 		case err := <-supErr:
-			log.Error("gateway cannot run", "error", err)
+			d.log.Error("gateway cannot run", "error", err)
 			stopProxy()
 			<-proxyErr
 			return 1
 		case err := <-proxyErr:
-			log.Error("serving failed", "error", err)
+			d.log.Error("serving failed", "error", err)
 			stopSup()
 			<-supErr
 			return 1
@@ -124,14 +146,34 @@ func runUntilSignal(cfg *config.Config, log *slog.Logger, p *proxy.Proxy, sup *s
 	}
 }
 
-func upgrade(ctx context.Context, log *slog.Logger, sup *supervisor.Supervisor) {
-	log.Info("upgrade requested by SIGHUP", "event", "upgrade")
-	gen, err := sup.Upgrade(ctx)
+// upgrade runs one upgrade and tells systemd about it: RELOADING=1 while
+// it runs, READY=1 after, whatever the outcome (the old generation is
+// still serving if it failed).
+func (d *gateway) upgrade(ctx context.Context, by string) (int, error) {
+	d.log.Info("upgrade requested", "event", "upgrade", "by", by)
+	d.notify.reloading()
+	defer d.notify.ready()
+	gen, err := d.sup.Upgrade(ctx)
 	if err != nil {
-		log.Error("upgrade failed; the previous generation keeps serving", "event", "upgrade-failed", "error", err)
-		return
+		d.log.Error("upgrade failed; the previous generation keeps serving", "event", "upgrade-failed", "error", err)
+		return 0, err
 	}
-	log.Info("upgrade done", "event", "upgraded", "generation", gen)
+	d.log.Info("upgrade done", "event", "upgraded", "generation", gen)
+	return gen, nil
+}
+
+func addrs(ls []net.Listener) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.Addr().String()
+	}
+	return out
+}
+
+func closeAll(ls []net.Listener) {
+	for _, l := range ls {
+		l.Close()
+	}
 }
 
 // writePID leaves <runtime_directory>/<app>.pid for runs without systemd,
@@ -146,16 +188,4 @@ func writePID(cfg *config.Config, log *slog.Logger) func() {
 	}
 	log.Warn("cannot write the pid file", "path", path)
 	return func() {}
-}
-
-// chooseRunner picks how workers run. This build has the plain-process
-// runner only; "auto" says so, "systemd" is refused rather than ignored.
-func chooseRunner(cfg *config.Config, log *slog.Logger) (supervisor.Runner, error) {
-	switch cfg.Gateway.Runner {
-	case "systemd":
-		return nil, fmt.Errorf("%s: gateway.runner = \"systemd\": this build has no systemd runner yet; use \"process\" or \"auto\"", cfg.File)
-	case "auto":
-		log.Info("runner: auto picked process (workers are child processes of the gateway)", "runner", "process")
-	}
-	return &process.Runner{}, nil
 }

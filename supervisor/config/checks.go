@@ -97,3 +97,28 @@ func isToken(s string) bool {
 	}
 	return true
 }
+
+// unitPrefixRE matches the name of a plain systemd unit without its type
+// suffix: the characters systemd allows in unit names but "@".
+var unitPrefixRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+$`)
+
+// unitNameMax is the longest unit name systemd takes.
+const unitNameMax = 255
+
+// checkSlice returns what is wrong with a slice name, or "": it must be
+// what systemd's slice_name_is_valid takes.
+func checkSlice(s string) string {
+	prefix, ok := strings.CutSuffix(s, ".slice")
+	switch {
+	case !ok:
+		return strconv.Quote(s) + ` must end in ".slice"`
+	case len(s) > unitNameMax:
+		return strconv.Quote(s) + " is longer than " + strconv.Itoa(unitNameMax) + " characters"
+	case !unitPrefixRE.MatchString(prefix):
+		return strconv.Quote(s) + ` is not a valid slice name (letters, digits and any of :-_.\ before ".slice")`
+	case prefix != "-" && (strings.HasPrefix(prefix, "-") || strings.HasSuffix(prefix, "-") ||
+		strings.Contains(prefix, "--")):
+		return strconv.Quote(s) + ` is not a valid slice name ("-" separates nested slices: it cannot come first, last or twice in a row)`
+	}
+	return ""
+}

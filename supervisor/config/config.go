@@ -10,6 +10,7 @@ type Config struct {
 	Readiness Readiness `toml:"readiness"`
 	Sessions  Sessions  `toml:"sessions"`
 	Drain     Drain     `toml:"drain"`
+	Systemd   Systemd   `toml:"systemd"`
 
 	// File is the path the config was loaded from ("" for Parse with no
 	// name). It is used in error messages and for the default App.Name.
@@ -176,4 +177,41 @@ type Drain struct {
 	// still held are closed spread over this window. Zero closes them all
 	// at once. Default: 1m.
 	CloseWindow Duration `toml:"close_window"`
+}
+
+// Systemd is the [systemd] table: used only when workers run as systemd
+// scopes (gateway.runner "systemd", or "auto" when a manager is
+// reachable). Each generation of workers is one transient scope, so the
+// limits apply to a generation as a whole, not to each worker.
+type Systemd struct {
+	// Manager (manager) says which systemd manager creates the scopes:
+	// "system" (the system bus), "user" (the session bus of a
+	// `systemd --user` manager) or "auto" (user when the gateway is itself
+	// a service of a user manager — $MANAGERPID is set — else system).
+	// Default: "auto".
+	Manager string `toml:"manager"`
+
+	// Slice (slice) is the slice the scopes go in; a valid unit name
+	// ending in ".slice" (letters, digits, ":", "-", "_", ".", "\\"; at
+	// most 255 characters; "-" separates the names of nested slices, so it
+	// cannot come first, last or twice in a row, except in the root slice
+	// "-.slice"). Default: "" (the runner uses "gateway.slice" under the
+	// system manager, "app.slice" under a user manager).
+	Slice string `toml:"slice"`
+
+	// MemoryMax (memory_max) is the memory limit of a generation in
+	// systemd syntax: bytes with an optional K, M, G or T suffix (base
+	// 1024), e.g. "512M", or "infinity"; above zero (see
+	// [Systemd.MemoryMaxBytes]). Default: "" (no limit).
+	MemoryMax string `toml:"memory_max"`
+
+	// CPUQuota (cpu_quota) is the CPU quota of a generation as a
+	// percentage of one CPU, e.g. "150%" (at most two decimals, as systemd
+	// takes it: "12.5%"); above zero (see [Systemd.CPUQuotaPerSecUSec]).
+	// Default: "" (no limit).
+	CPUQuota string `toml:"cpu_quota"`
+
+	// TasksMax (tasks_max) limits the tasks (processes and threads) of a
+	// generation; 0 means no limit. Default: 0.
+	TasksMax int `toml:"tasks_max"`
 }

@@ -181,6 +181,10 @@ var wants = map[string]string{
 	"gateway.runner":           `"auto", "process" or "systemd"`,
 	"app.instances":            "an integer between 1 and 64",
 	"app.socket":               `"port" or "fd"`,
+	"systemd.manager":          `"auto", "system" or "user"`,
+	"systemd.memory_max":       `a size such as "512M" or "infinity"`,
+	"systemd.cpu_quota":        `a percentage such as "150%"`,
+	"systemd.tasks_max":        "an integer of zero or more (0 for no limit)",
 }
 
 // wantOf describes what a key of type t takes.

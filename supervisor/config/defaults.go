@@ -53,6 +53,9 @@ func (c *Config) setDefaults() {
 		MaxTime:     D(24 * time.Hour),
 		CloseWindow: D(time.Minute),
 	}
+	c.Systemd = Systemd{
+		Manager: "auto",
+	}
 }
 
 // envDir returns the first path of the colon-separated list in the

@@ -45,6 +45,11 @@ func TestDefault(t *testing.T) {
 		{"sessions.logout_paths", c.Sessions.LogoutPaths, []string(nil)},
 		{"drain.max_time", c.Drain.MaxTime, D(24 * time.Hour)},
 		{"drain.close_window", c.Drain.CloseWindow, D(time.Minute)},
+		{"systemd.manager", c.Systemd.Manager, "auto"},
+		{"systemd.slice", c.Systemd.Slice, ""},
+		{"systemd.memory_max", c.Systemd.MemoryMax, ""},
+		{"systemd.cpu_quota", c.Systemd.CPUQuota, ""},
+		{"systemd.tasks_max", c.Systemd.TasksMax, 0},
 		{"file", c.File, ""},
 	}
 	for _, tt := range tests {

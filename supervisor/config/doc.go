@@ -1,5 +1,6 @@
 // Package config reads the configuration of one gateway app: a TOML file
-// with the tables [gateway], [app], [readiness], [sessions] and [drain].
+// with the tables [gateway], [app], [readiness], [sessions], [drain] and
+// [systemd].
 // reference.toml, next to this file, documents every key with its default;
 // the fields of [Config] document the same.
 //

@@ -217,6 +217,77 @@ func TestParseErrors(t *testing.T) {
 			f + `:2: gateway.runner: "x" is not valid, want "auto", "process" or "systemd"`,
 			f + ":6: drain.max_time: got a float, want a duration such as \"90s\" or \"5m\"",
 		},
+	}, {
+		name: "systemd table",
+		doc: app + "[systemd]\nmanager = \"user\"\nslice = \"gateway-notes.slice\"\n" +
+			"memory_max = \"2G\"\ncpu_quota = \"150%\"\ntasks_max = 512\n",
+	}, {
+		name: "bad manager",
+		doc:  app + "[systemd]\nmanager = \"session\"\n",
+		want: []string{f + `:5: systemd.manager: "session" is not valid, want "auto", "system" or "user"`},
+	}, {
+		name: "slice without .slice",
+		doc:  app + "[systemd]\n\nslice = \"gateway\"\n",
+		want: []string{f + `:6: systemd.slice: "gateway" must end in ".slice"`},
+	}, {
+		name: "bad memory_max",
+		doc:  app + "[systemd]\nmemory_max = \"512 megs\"\n",
+		want: []string{f + `:5: systemd.memory_max: "512 megs" is not a size (use bytes or a K, M, G or T suffix, e.g. "512M", or "infinity")`},
+	}, {
+		name: "bad cpu_quota",
+		doc:  app + "[systemd]\ncpu_quota = \"150\"\n",
+		want: []string{f + `:5: systemd.cpu_quota: "150" is not a percentage (e.g. "150%")`},
+	}, {
+		name: "negative tasks_max",
+		doc:  app + "[systemd]\ntasks_max = -1\n",
+		want: []string{f + ":5: systemd.tasks_max: -1 is negative, want zero or more (0 for no limit)"},
+	}, {
+		name: "systemd wrong types",
+		doc: "[systemd]\n" + // 1
+			"memory_max = 536870912\n" + // 2
+			"cpu_quota = 1.5\n" + // 3
+			"tasks_max = \"100\"\n" + // 4
+			"manager = true\n" + // 5
+			app,
+		want: []string{
+			f + `:2: systemd.memory_max: got an integer, want a size such as "512M" or "infinity"`,
+			f + `:3: systemd.cpu_quota: got a float, want a percentage such as "150%"`,
+			f + ":4: systemd.tasks_max: got a string, want an integer of zero or more (0 for no limit)",
+			f + `:5: systemd.manager: got a boolean, want "auto", "system" or "user"`,
+		},
+	}, {
+		name: "systemd typo suggestions",
+		doc:  app + "[systmd]\nslice = \"a.slice\"\n[systemd]\nmemory_mx = \"1G\"\ncpu_qouta = \"50%\"\n[gateway]\nslice = \"a.slice\"\n",
+		want: []string{
+			f + ":4: systmd: unknown table (did you mean systemd?)",
+			f + ":7: systemd.memory_mx: unknown key (did you mean systemd.memory_max?)",
+			f + ":8: systemd.cpu_qouta: unknown key (did you mean systemd.cpu_quota?)",
+			f + ":10: gateway.slice: unknown key (did you mean systemd.slice?)",
+		},
+	}, {
+		name: "several systemd errors sorted by line",
+		doc: app + // 1-3
+			"[systemd]\n" + // 4
+			"tasks_max = -5\n" + // 5
+			"cpu_quota = \"0%\"\n" + // 6
+			"memory_max = \"0\"\n" + // 7
+			"slice = \"my slice.slice\"\n" + // 8
+			"manager = \"System\"\n", // 9
+		want: []string{
+			f + ":5: systemd.tasks_max: -5 is negative, want zero or more (0 for no limit)",
+			f + `:6: systemd.cpu_quota: "0%" is not above zero ("" for no limit)`,
+			f + `:7: systemd.memory_max: "0" is not above zero ("" for no limit)`,
+			f + `:8: systemd.slice: "my slice.slice" is not a valid slice name (letters, digits and any of :-_.\ before ".slice")`,
+			f + `:9: systemd.manager: "System" is not valid, want "auto", "system" or "user"`,
+		},
+	}, {
+		name: "systemd under the wrong table",
+		doc:  app + "systemd = { memory_max = \"1 G\" }\n",
+		want: []string{f + ":4: app.systemd: unknown table (did you mean systemd?)"},
+	}, {
+		name: "systemd dotted keys",
+		doc:  "systemd.memory_max = \"1 G\"\n" + app,
+		want: []string{f + `:1: systemd.memory_max: "1 G" is not a size (use bytes or a K, M, G or T suffix, e.g. "512M", or "infinity")`},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -65,6 +65,7 @@ func (c *Config) validate() Errors {
 	c.Readiness.check(ck)
 	c.Sessions.check(ck)
 	c.Drain.check(ck)
+	c.Systemd.check(ck)
 	return ck.errs
 }
 
@@ -182,6 +183,38 @@ func (s *Sessions) check(ck *checker) {
 func (d *Drain) check(ck *checker) {
 	ck.nonNegative("drain.max_time", d.MaxTime)
 	ck.nonNegative("drain.close_window", d.CloseWindow)
+}
+
+func (s *Systemd) check(ck *checker) {
+	ck.oneOf("systemd.manager", s.Manager, "auto", "system", "user")
+	if s.Slice != "" {
+		if msg := checkSlice(s.Slice); msg != "" {
+			ck.add("systemd.slice", "%s", msg)
+		}
+	}
+	if s.MemoryMax != "" {
+		switch n, err := parseSize(s.MemoryMax); {
+		case err == errNotNumber:
+			ck.add("systemd.memory_max", `%q is not a size (use bytes or a K, M, G or T suffix, e.g. "512M", or "infinity")`, s.MemoryMax)
+		case err != nil:
+			ck.add("systemd.memory_max", `%q is too large, want less than 16 EiB, or "infinity"`, s.MemoryMax)
+		case n == 0:
+			ck.add("systemd.memory_max", `%q is not above zero ("" for no limit)`, s.MemoryMax)
+		}
+	}
+	if s.CPUQuota != "" {
+		switch n, err := parsePercent(s.CPUQuota); {
+		case err == errNotNumber:
+			ck.add("systemd.cpu_quota", `%q is not a percentage (e.g. "150%%")`, s.CPUQuota)
+		case err != nil:
+			ck.add("systemd.cpu_quota", "%q is too large", s.CPUQuota)
+		case n == 0:
+			ck.add("systemd.cpu_quota", `%q is not above zero ("" for no limit)`, s.CPUQuota)
+		}
+	}
+	if s.TasksMax < 0 {
+		ck.add("systemd.tasks_max", "%d is negative, want zero or more (0 for no limit)", s.TasksMax)
+	}
 }
 
 // account checks a user or group name or number, if set.

@@ -2,12 +2,11 @@ package process
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -46,11 +45,11 @@ func (r *Runner) Start(ctx context.Context, spec supervisor.WorkerSpec) (supervi
 		cmd.ExtraFiles = []*os.File{spec.Listener}
 		cmd.Env = append(cmd.Env, shim.EnvFDs+"=1", shim.EnvFDNames+"=http")
 	}
-	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := credential(attr, spec.User, spec.Group); err != nil {
+	cred, err := supervisor.Credential(spec.User, spec.Group)
+	if err != nil {
 		return nil, err
 	}
-	cmd.SysProcAttr = attr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM, Credential: cred}
 	out, err := r.capture(cmd, spec)
 	if err != nil {
 		return nil, err
@@ -77,43 +76,6 @@ func (r *Runner) Start(ctx context.Context, spec supervisor.WorkerSpec) (supervi
 	return w, nil
 }
 
-// credential sets the user and group to run as; only root can switch.
-func credential(attr *syscall.SysProcAttr, name, group string) error {
-	if name == "" && group == "" {
-		return nil
-	}
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("app.user/app.group are set (%q/%q) but the gateway is not running as root", name, group)
-	}
-	cred := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
-	if name != "" {
-		u, err := user.Lookup(name)
-		if err != nil {
-			return fmt.Errorf("app.user: %w", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		cred.Uid, cred.Gid = uint32(uid), uint32(gid)
-		if ids, err := u.GroupIds(); err == nil {
-			for _, id := range ids {
-				if n, err := strconv.Atoi(id); err == nil {
-					cred.Groups = append(cred.Groups, uint32(n))
-				}
-			}
-		}
-	}
-	if group != "" {
-		g, err := user.LookupGroup(group)
-		if err != nil {
-			return fmt.Errorf("app.group: %w", err)
-		}
-		gid, _ := strconv.Atoi(g.Gid)
-		cred.Gid = uint32(gid)
-	}
-	attr.Credential = cred
-	return nil
-}
-
 // output copies a worker's stdout and stderr, line by line, to its logger
 // and keeps the last lines.
 type output struct {
@@ -136,17 +98,45 @@ func (r *Runner) capture(cmd *exec.Cmd, spec supervisor.WorkerSpec) (*output, er
 	go func() {
 		defer close(o.drained)
 		defer pr.Close()
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
+		br := bufio.NewReaderSize(pr, 64<<10)
+		for {
+			line, err := readLine(br)
+			if err != nil && line == "" {
+				return
+			}
 			o.tail.add(line)
 			if spec.Log != nil {
 				spec.Log.Info(line)
 			}
+			if err != nil {
+				return
+			}
 		}
 	}()
 	return o, nil
+}
+
+// maxLine bounds a line kept from a worker's output: the rest of a longer
+// line is read and dropped, so that the worker never writes into a closed
+// pipe (and dies of SIGPIPE) and later lines are still captured.
+const maxLine = 1 << 20
+
+// readLine returns the next line without its end of line, cut to maxLine
+// bytes, and io.EOF with the last line if it has no newline.
+func readLine(br *bufio.Reader) (string, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if room := maxLine - len(line); room > 0 {
+			line = append(line, chunk[:min(len(chunk), room)]...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		line = bytes.TrimSuffix(line, []byte("\n"))
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		return string(line), err
+	}
 }
 
 type worker struct {

@@ -20,6 +20,7 @@ const (
 	EnvFDs     = "GATEWAY_SHIM_FDS"     // number of listening fds from 3 on
 	EnvFDNames = "GATEWAY_SHIM_FDNAMES" // their names, colon-separated
 	EnvWaitFD  = "GATEWAY_SHIM_WAIT_FD" // read one byte from this fd before exec
+	EnvJournal = "GATEWAY_SHIM_JOURNAL" // connect stdout/stderr to the journal with this identifier
 )
 
 // Active reports whether this process was started as a shim.
@@ -52,8 +53,11 @@ func prepare() error {
 			return err
 		}
 	}
+	if id := os.Getenv(EnvJournal); id != "" {
+		connectJournal(id) // best effort: without a journal, output stays where it was
+	}
 	fds, names := os.Getenv(EnvFDs), os.Getenv(EnvFDNames)
-	for _, k := range []string{EnvShim, EnvFDs, EnvFDNames, EnvWaitFD} {
+	for _, k := range []string{EnvShim, EnvFDs, EnvFDNames, EnvWaitFD, EnvJournal} {
 		os.Unsetenv(k)
 	}
 	if fds == "" || fds == "0" {

@@ -101,6 +101,7 @@ listen = ["127.0.0.1:%s"]
 runtime_directory = %q
 state_directory = %q
 shutdown_timeout = "10s"
+runner = "process"
 
 [app]
 directory = %q
