@@ -30,7 +30,7 @@ func TestCheckConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, "bad.toml")
 			os.WriteFile(path, []byte(tc.toml), 0o644)
-			out, err := exec.Command(bin.gatewayd, "--check-config", path).CombinedOutput()
+			out, err := exec.Command(bin.Gatewayd, "--check-config", path).CombinedOutput()
 			code := 0
 			if ee, ok := err.(*exec.ExitError); ok {
 				code = ee.ExitCode()

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/tests/gwtest"
 )
 
 // A failed upgrade stops the new generation and leaves the old one active
@@ -29,7 +31,7 @@ func TestFailedUpgradeKeepsServing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := startGateway(t, options{readiness: "1s"})
 			a := g.browser()
-			a.login("alice")
+			a.Login("alice")
 			if tc.break_ {
 				data, _ := os.ReadFile(g.config)
 				os.WriteFile(g.config, []byte(strings.Replace(string(data), "instances = 1", "instances = \"many\"", 1)), 0o644)
@@ -46,10 +48,10 @@ func TestFailedUpgradeKeepsServing(t *testing.T) {
 					t.Errorf("failure report lacks %q:\n%s", want, msg)
 				}
 			}
-			if w := a.who(); w.Generation != "1" || w.User != "alice" {
+			if w := a.Who(); w.Generation != "1" || w.User != "alice" {
 				t.Fatalf("alice after the failed upgrade: got %+v, want generation 1", w)
 			}
-			if w := g.browser().login("bob"); w.Generation != "1" {
+			if w := g.browser().Login("bob"); w.Generation != "1" {
 				t.Fatalf("a new session after the failed upgrade: got %+v, want generation 1", w)
 			}
 			if got := g.generations(); len(got) != 1 || got[1] != "active" {
@@ -62,15 +64,15 @@ func TestFailedUpgradeKeepsServing(t *testing.T) {
 func TestActiveWorkerCrashIsReplaced(t *testing.T) {
 	g := startGateway(t, options{})
 	a := g.browser()
-	old := a.login("alice")
+	old := a.Login("alice")
 	syscall.Kill(old.PID, syscall.SIGKILL)
 	g.waitLog(`msg="worker replaced"`, 1, 10*time.Second)
 	g.waitLog(`sessions_lost=1`, 1, time.Second)
-	w := g.browser().login("bob")
+	w := g.browser().Login("bob")
 	if w.PID == old.PID || w.Generation != "1" {
 		t.Fatalf("after the crash: got %+v, want generation 1 on a new pid (old %d)", w, old.PID)
 	}
-	if w := a.who(); w.Session {
+	if w := a.Who(); w.Session {
 		t.Fatalf("alice after her worker crashed: got %+v, want no session (it died with the worker)", w)
 	}
 }
@@ -78,7 +80,7 @@ func TestActiveWorkerCrashIsReplaced(t *testing.T) {
 func TestDetachedWorkerCrashDropsItsSessions(t *testing.T) {
 	g := startGateway(t, options{})
 	a := g.browser()
-	old := a.login("alice")
+	old := a.Login("alice")
 	g.point("rel2")
 	g.upgrade()
 	syscall.Kill(old.PID, syscall.SIGKILL)
@@ -86,7 +88,7 @@ func TestDetachedWorkerCrashDropsItsSessions(t *testing.T) {
 	if !strings.Contains(g.log.last(`generation lost`), "sessions_lost=1") {
 		t.Fatalf("lost report: got %q, want sessions_lost=1", g.log.last(`generation lost`))
 	}
-	if w := a.who(); w.Generation != "2" {
+	if w := a.Who(); w.Generation != "2" {
 		t.Fatalf("alice after generation 1 was lost: got %+v, want generation 2", w)
 	}
 }
@@ -94,10 +96,10 @@ func TestDetachedWorkerCrashDropsItsSessions(t *testing.T) {
 func TestSigtermFinishesInFlightRequests(t *testing.T) {
 	g := startGateway(t, options{})
 	b := g.browser()
-	done := make(chan whoami, 1)
+	done := make(chan gwtest.Whoami, 1)
 	go func() {
 		req := mustRequest("GET", g.url+"/slow?ms=1500")
-		done <- b.do(req)
+		done <- b.Do(req)
 	}()
 	time.Sleep(300 * time.Millisecond) // let the request reach the worker
 	g.cmd.Process.Signal(syscall.SIGTERM)
@@ -130,7 +132,7 @@ func TestOversizedHeadersAreRefused(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Fatalf("status: got %d, want 431", resp.StatusCode)
 	}
-	if w := g.browser().who(); w.Generation != "1" {
+	if w := g.browser().Who(); w.Generation != "1" {
 		t.Fatalf("after the refused request: got %+v", w)
 	}
 }

@@ -1,48 +1,30 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/tests/gwtest"
 )
 
 // bin holds the binaries built once for all tests.
-var bin struct{ gatewayd, notes string }
+var bin *gwtest.Binaries
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gateway-e2e-bin-")
-	if err != nil {
-		panic(err)
-	}
-	bin.gatewayd = filepath.Join(dir, "gatewayd")
-	bin.notes = filepath.Join(dir, "notes")
-	for target, pkg := range map[string]string{bin.gatewayd: "../../cmd/gatewayd", bin.notes: "../../examples/notes"} {
-		args := []string{"build", "-o", target}
-		if os.Getenv("GATEWAY_E2E_RACE") == "1" && target == bin.gatewayd {
-			// The daemon's own races then show in its log and exit status.
-			// Not the app: a race-built binary sleeps a second at exit.
-			args = append(args, "-race")
-		}
-		if out, err := exec.Command("go", append(args, pkg)...).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
-			os.Exit(1)
-		}
+	var err error
+	if bin, err = gwtest.Build("../.."); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	os.RemoveAll(bin.Dir)
 	os.Exit(code)
 }
 
@@ -53,7 +35,8 @@ type gateway struct {
 	url     string
 	config  string
 	cmd     *exec.Cmd
-	log     *syncBuffer
+	rel     *gwtest.Releases
+	log     *logBuf
 	exited  chan struct{}
 	waitErr error
 }
@@ -73,12 +56,9 @@ type options struct {
 // `current` at rel1, writes a config and starts gatewayd on a free port.
 func startGateway(t *testing.T, o options) *gateway {
 	t.Helper()
-	g := &gateway{t: t, dir: t.TempDir(), log: &syncBuffer{}, exited: make(chan struct{})}
-	for _, rel := range []string{"rel1", "rel2"} {
-		g.release(rel, "")
-	}
-	g.point("rel1")
-	port := freePort(t)
+	g := &gateway{t: t, dir: t.TempDir(), log: &logBuf{}, exited: make(chan struct{})}
+	g.rel = gwtest.NewReleases(t, g.dir, bin.Notes)
+	port := gwtest.FreePort(t)
 	g.url = "http://127.0.0.1:" + port
 	g.config = filepath.Join(g.dir, "notes.toml")
 	g.writeConfig(port, o)
@@ -132,41 +112,13 @@ close_window = %q
 	}
 }
 
-// release creates a release directory; script, if set, replaces the notes
-// binary with a shell script (for workers that fail).
-func (g *gateway) release(name, script string) {
-	g.t.Helper()
-	dir := filepath.Join(g.dir, name)
-	os.MkdirAll(dir, 0o755)
-	target := filepath.Join(dir, "notes")
-	os.Remove(target)
-	var err error
-	if script != "" {
-		err = os.WriteFile(target, []byte("#!/bin/sh\n"+script+"\n"), 0o755)
-	} else {
-		err = os.Symlink(bin.notes, target)
-	}
-	if err != nil {
-		g.t.Fatal(err)
-	}
-}
-
-// point moves the `current` symlink, as a deployment would.
-func (g *gateway) point(rel string) {
-	g.t.Helper()
-	tmp := filepath.Join(g.dir, "current.tmp")
-	os.Remove(tmp)
-	if err := os.Symlink(filepath.Join(g.dir, rel), tmp); err != nil {
-		g.t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(g.dir, "current")); err != nil {
-		g.t.Fatal(err)
-	}
-}
+// release and point change the app's releases (see gwtest.Releases).
+func (g *gateway) release(name, script string) { g.rel.Release(name, script) }
+func (g *gateway) point(rel string)            { g.rel.Point(rel) }
 
 func (g *gateway) start() {
 	g.t.Helper()
-	g.cmd = exec.Command(bin.gatewayd, "--config", g.config, "--log-level", "debug")
+	g.cmd = exec.Command(bin.Gatewayd, "--config", g.config, "--log-level", "debug")
 	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
 	if err := g.cmd.Start(); err != nil {
 		g.t.Fatal(err)
@@ -224,7 +176,7 @@ func (g *gateway) upgrade() string {
 // waitLog waits until pattern occurs at least n times in the log.
 func (g *gateway) waitLog(pattern string, n int, limit time.Duration) {
 	g.t.Helper()
-	if !poll(limit, func() bool { return g.log.count(pattern) >= n }) {
+	if !gwtest.Poll(limit, func() bool { return g.log.count(pattern) >= n }) {
 		g.t.Fatalf("waited %v for %d× %q in the log:\n%s", limit, n, pattern, g.log)
 	}
 }
@@ -269,138 +221,11 @@ func (g *gateway) generations() map[int]string {
 	return out
 }
 
-// poll checks cond every 10ms until it holds or limit passes.
-func poll(limit time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(limit)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// logBuf is the gateway's log as the tests read it.
+type logBuf struct{ gwtest.SyncBuffer }
 
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-}
+func (b *logBuf) count(pattern string) int   { return gwtest.Count(b.String(), pattern) }
+func (b *logBuf) last(pattern string) string { return gwtest.Last(b.String(), pattern) }
+func (b *logBuf) matches(re string) bool     { return gwtest.Matches(b.String(), re) }
 
-// syncBuffer collects the gateway's log from its process.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) count(pattern string) int { return strings.Count(b.String(), pattern) }
-
-func (b *syncBuffer) last(pattern string) string {
-	lines := strings.Split(b.String(), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if strings.Contains(lines[i], pattern) {
-			return lines[i]
-		}
-	}
-	return ""
-}
-
-func (b *syncBuffer) matches(re string) bool {
-	return regexp.MustCompile(re).MatchString(b.String())
-}
-
-// browser is a user with a cookie jar.
-type browser struct {
-	t    *testing.T
-	g    *gateway
-	http *http.Client
-}
-
-func (g *gateway) browser() *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{t: g.t, g: g, http: &http.Client{Jar: jar, Timeout: 20 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-type whoami struct {
-	Revision   string `json:"revision"`
-	Generation string `json:"generation"`
-	PID        int    `json:"pid"`
-	User       string `json:"user"`
-	Notes      int    `json:"notes"`
-	Session    bool   `json:"session"`
-}
-
-// post sends a form as the app's JSON client and decodes whoami.
-func (b *browser) post(path string, form url.Values) whoami {
-	b.t.Helper()
-	req, _ := http.NewRequest("POST", b.g.url+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	return b.do(req)
-}
-
-func (b *browser) who() whoami {
-	b.t.Helper()
-	req, _ := http.NewRequest("GET", b.g.url+"/whoami", nil)
-	return b.do(req)
-}
-
-func (b *browser) do(req *http.Request) whoami {
-	b.t.Helper()
-	resp, err := b.http.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-	}
-	defer resp.Body.Close()
-	var w whoami
-	if resp.StatusCode != 200 {
-		b.t.Fatalf("%s %s: status %d", req.Method, req.URL.Path, resp.StatusCode)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&w); err != nil {
-		b.t.Fatalf("%s %s: decoding whoami: %v", req.Method, req.URL.Path, err)
-	}
-	return w
-}
-
-func (b *browser) login(user string) whoami {
-	b.t.Helper()
-	return b.post("/login", url.Values{"user": {user}})
-}
-
-func (b *browser) cookie(name string) string {
-	u, _ := url.Parse(b.g.url)
-	for _, c := range b.http.Jar.Cookies(u) {
-		if c.Name == name {
-			return c.Value
-		}
-	}
-	return ""
-}
-
-// pidAlive reports whether a process exists (and is not a zombie of ours).
-func pidAlive(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(data))
-	return len(fields) > 2 && fields[2] != "Z"
-}
+func (g *gateway) browser() *gwtest.Browser { return gwtest.NewBrowser(g.t, g.url) }

@@ -31,8 +31,8 @@ func TestWebSocketKeepsGenerationAliveUntilClosed(t *testing.T) {
 func TestMaxDrainTimeForcesRetirement(t *testing.T) {
 	g := startGateway(t, options{maxDrain: "1s", window: "500ms"})
 	a := g.browser()
-	a.login("alice")
-	ws := dialWS(t, g, "SID="+a.cookie("SID"))
+	a.Login("alice")
+	ws := dialWS(t, g, "SID="+a.Cookie("SID"))
 	g.point("rel2")
 	g.upgrade()
 	g.waitLog(`msg="generation retired" component=supervisor generation=1`, 1, 10*time.Second)
@@ -43,7 +43,7 @@ func TestMaxDrainTimeForcesRetirement(t *testing.T) {
 	if _, err := ws.recv(); err == nil {
 		t.Fatal("the WebSocket of a forced-out generation is still open")
 	}
-	if w := a.who(); w.Generation != "2" {
+	if w := a.Who(); w.Generation != "2" {
 		t.Fatalf("alice after the forced retire: got %+v, want generation 2", w)
 	}
 }
@@ -51,11 +51,11 @@ func TestMaxDrainTimeForcesRetirement(t *testing.T) {
 func TestForgedAffinityCookiesAreIgnored(t *testing.T) {
 	g := startGateway(t, options{})
 	a := g.browser()
-	a.login("alice")
-	sid := a.cookie("SID")
+	a.Login("alice")
+	sid := a.Cookie("SID")
 	g.point("rel2")
 	g.upgrade()
-	good := a.cookie("GATEWAY_AFFINITY")
+	good := a.Cookie("GATEWAY_AFFINITY")
 	for name, value := range map[string]string{
 		"garbled":  "not-a-cookie",
 		"forged":   strings.Repeat("A", len(good)),
@@ -75,7 +75,7 @@ func TestForgedAffinityCookiesAreIgnored(t *testing.T) {
 			if resp.StatusCode != 200 {
 				t.Fatalf("status: got %d, want 200", resp.StatusCode)
 			}
-			w := g.browser().do(req.Clone(req.Context()))
+			w := g.browser().Do(req.Clone(req.Context()))
 			if w.Generation != "2" {
 				t.Fatalf("routed to generation %s, want the active 2", w.Generation)
 			}
@@ -84,7 +84,7 @@ func TestForgedAffinityCookiesAreIgnored(t *testing.T) {
 	// A valid cookie bound to alice's session, on another session id.
 	req := mustRequest("GET", g.url+"/whoami")
 	req.Header.Set("Cookie", "SID=someone-else; GATEWAY_AFFINITY="+good)
-	if w := g.browser().do(req); w.Generation != "2" {
+	if w := g.browser().Do(req); w.Generation != "2" {
 		t.Fatalf("alice's affinity cookie on another session: got generation %s, want 2", w.Generation)
 	}
 }

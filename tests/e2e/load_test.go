@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/tests/gwtest"
 )
 
 // Upgrades under concurrent load lose no request: every request, with and
@@ -15,10 +17,10 @@ import (
 func TestUpgradeUnderLoadLosesNoRequest(t *testing.T) {
 	g := startGateway(t, options{instances: 2})
 	const workers, perWorker = 8, 250
-	sessions := make([]*browser, workers/2)
+	sessions := make([]*gwtest.Browser, workers/2)
 	for i := range sessions {
 		sessions[i] = g.browser()
-		sessions[i].login(fmt.Sprint("user", i))
+		sessions[i].Login(fmt.Sprint("user", i))
 	}
 	var ok, failed atomic.Int64
 	var firstErr atomic.Value
@@ -27,7 +29,7 @@ func TestUpgradeUnderLoadLosesNoRequest(t *testing.T) {
 	for i := range workers {
 		client := &http.Client{Timeout: 20 * time.Second}
 		if i < len(sessions) {
-			client = sessions[i].http
+			client = sessions[i].HTTP
 		}
 		wg.Go(func() {
 			<-start
@@ -63,7 +65,7 @@ func TestUpgradeUnderLoadLosesNoRequest(t *testing.T) {
 		t.Fatalf("%d of %d requests failed during upgrades; first: %v", failed.Load(), workers*perWorker, firstErr.Load())
 	}
 	for _, s := range sessions {
-		if w := s.who(); w.Generation != "1" {
+		if w := s.Who(); w.Generation != "1" {
 			t.Fatalf("a session started before the upgrades: got generation %s, want 1", w.Generation)
 		}
 	}
