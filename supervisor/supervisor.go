@@ -41,14 +41,15 @@ type Options struct {
 // Supervisor runs the generations of one app. Create it with New, run it
 // with Run; every other method talks to Run's goroutine.
 type Supervisor struct {
-	o      Options
-	log    *slog.Logger
-	reqs   chan func()
-	events chan func()
-	wake   chan struct{}
-	ready  chan struct{}
-	quit   chan struct{} // closed when Run's loop ends
-	ctx    context.Context
+	o        Options
+	log      *slog.Logger
+	reqs     chan func()
+	events   chan func()
+	wake     chan struct{}
+	ready    chan struct{}
+	restored chan struct{} // closed once the previous run's state is taken over
+	quit     chan struct{} // closed when Run's loop ends
+	ctx      context.Context
 
 	// Owned by the loop.
 	cfg       *config.Config
@@ -92,13 +93,18 @@ func New(o Options) (*Supervisor, error) {
 	return &Supervisor{
 		o: o, log: o.Logger, cfg: o.Config,
 		reqs: make(chan func()), events: make(chan func()),
-		wake: make(chan struct{}, 1), ready: make(chan struct{}), quit: make(chan struct{}),
+		wake: make(chan struct{}, 1), ready: make(chan struct{}), restored: make(chan struct{}), quit: make(chan struct{}),
 		gens: map[int]*generation{}, nextID: 1,
 	}, nil
 }
 
 // Ready is closed once the first generation is active.
 func (s *Supervisor) Ready() <-chan struct{} { return s.ready }
+
+// Restored is closed once Run has taken over the previous run's state (the
+// generations it re-adopted are routed): a proxy that starts serving only
+// then sends no request of a re-adopted session anywhere else.
+func (s *Supervisor) Restored() <-chan struct{} { return s.restored }
 
 // Done is closed when Run has returned.
 func (s *Supervisor) Done() <-chan struct{} { return s.quit }
@@ -119,6 +125,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.ctx = ctx
 	defer close(s.quit)
 	s.restore()
+	close(s.restored)
 	if s.active == nil {
 		s.beginUpgrade(s.cfg, nil)
 	} else {
@@ -144,6 +151,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.pending--
 			ev()
 		case <-s.wake:
+			s.dirty = true // the proxy notifies when pins changed
 			s.check(time.Now())
 		case now := <-tick.C:
 			s.check(now)

@@ -105,6 +105,12 @@ func (d *gateway) run() int {
 	proxyErr := make(chan error, 1)
 	g := d.cfg.Gateway
 	go func() {
+		// Until the supervisor has re-adopted what the previous process
+		// left running, connections wait in the listening socket's backlog.
+		select {
+		case <-d.sup.Restored():
+		case <-d.sup.Done():
+		}
 		proxyErr <- d.proxy.Run(proxyCtx, d.listeners, proxy.ServerOptions{
 			ReadHeaderTimeout: g.ReadHeaderTimeout.Duration, MaxHeaderBytes: g.MaxHeaderBytes,
 			IdleTimeout: g.IdleTimeout.Duration, ShutdownTimeout: g.ShutdownTimeout.Duration})

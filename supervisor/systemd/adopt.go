@@ -26,13 +26,19 @@ func (r *Runner) Adopt(ctx context.Context, app string, gen int, pids []int) ([]
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	if props["LoadState"] != "loaded" || props["ActiveState"] != "active" {
+		r.log.Debug("not adopting: the scope is not running", "unit", name,
+			"load_state", props["LoadState"], "active_state", props["ActiveState"])
 		return nil, nil
 	}
-	cg, _ := props["ControlGroup"].(string)
+	cg, err := r.controlGroup(ctx, name)
+	if err != nil {
+		return nil, err
+	}
 	inScope, err := cgroupPIDs(cg)
 	if err != nil {
 		return nil, fmt.Errorf("listing the processes of %s: %w", name, err)
 	}
+	r.log.Debug("adopting", "unit", name, "control_group", cg, "in_scope", inScope, "saved", pids)
 	s := r.scope(gen)
 	s.mu.Lock()
 	s.created = true
@@ -50,6 +56,24 @@ func (r *Runner) Adopt(ctx context.Context, app string, gen int, pids []int) ([]
 		out = append(out, w)
 	}
 	return out, nil
+}
+
+// controlGroup reads a scope's control group (a property of the Scope
+// interface, not of Unit).
+func (r *Runner) controlGroup(ctx context.Context, name string) (string, error) {
+	var p *sd.Property
+	err := r.bus.call(ctx, func(c *sd.Conn) (err error) {
+		p, err = c.GetUnitTypePropertyContext(ctx, name, "Scope", "ControlGroup")
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("reading the control group of %s: %w", name, err)
+	}
+	cg, _ := p.Value.Value().(string)
+	if cg == "" || cg == "/" {
+		return "", fmt.Errorf("%s has no control group of its own (%q)", name, cg)
+	}
+	return cg, nil
 }
 
 // cgroupPIDs reads the processes of a unit's control group, in whichever

@@ -112,6 +112,10 @@ func (r *Runner) properties(spec supervisor.WorkerSpec, pid int) []sd.Property {
 		{Name: "CollectMode", Value: dbus.MakeVariant("inactive-or-failed")},
 		{Name: "TimeoutStopUSec", Value: dbus.MakeVariant(uint64(stop.Microseconds()))},
 		{Name: "Controller", Value: dbus.MakeVariant(r.controller)},
+		// systemd moves processes into an existing unit
+		// (AttachProcessesToUnit, for a generation's later workers and
+		// for replacements) only if the unit is delegated.
+		{Name: "Delegate", Value: dbus.MakeVariant(true)},
 	}
 	lim := cfg.Systemd
 	if n, ok := lim.MemoryMaxBytes(); ok {
