@@ -36,11 +36,13 @@ type sdGateway struct {
 	m      *sdtest.Manager
 	dir    string
 	url    string
+	port   string
 	config string
 	rel    *gwtest.Releases
 }
 
 type sdOptions struct {
+	runner    string // gateway.runner; default "systemd"
 	instances int
 	extra     string // appended to the config
 	service   string // appended to [Service]
@@ -56,15 +58,19 @@ func startGateway(t *testing.T, o sdOptions) *sdGateway {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	g := &sdGateway{t: t, m: m, dir: dir, rel: gwtest.NewReleases(t, dir, bin.Notes)}
 	port := gwtest.FreePort(t)
+	g.port = port
 	g.url = "http://127.0.0.1:" + port
 	g.config = filepath.Join(dir, "notes.toml")
 	if o.instances == 0 {
 		o.instances = 1
 	}
+	if o.runner == "" {
+		o.runner = "systemd"
+	}
 	cfg := fmt.Sprintf(`[gateway]
 runtime_directory = %q
 state_directory = %q
-runner = "systemd"
+runner = %q
 
 [app]
 directory = %q
@@ -87,7 +93,7 @@ close_window = "1s"
 
 [systemd]
 manager = "user"
-%s`, filepath.Join(dir, "run"), filepath.Join(dir, "state"), g.rel.Current(), o.instances, o.extra)
+%s`, filepath.Join(dir, "run"), filepath.Join(dir, "state"), o.runner, g.rel.Current(), o.instances, o.extra)
 	if err := os.WriteFile(g.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
