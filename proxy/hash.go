@@ -30,8 +30,17 @@ func ParseSessionKey(s string) (SessionKey, error) {
 // Hasher derives session keys and signs affinity cookies from one secret, so
 // that a restarted gateway with the same key file finds its pins again.
 type Hasher struct {
-	sessions sync.Pool // of hash.Hash keyed for session ids
-	cookies  sync.Pool // of hash.Hash keyed for affinity cookies
+	sessions sync.Pool // of *macState keyed for session ids
+	cookies  sync.Pool // of *macState keyed for affinity cookies
+}
+
+// macState is a keyed hash with the buffers it reads from and sums into.
+// They live in the pooled value because a slice handed to the hash.Hash
+// interface escapes: a stack array would be moved to the heap on every call.
+type macState struct {
+	h   hash.Hash
+	in  [affinityBody]byte
+	sum [sha256.Size]byte
 }
 
 // NewHasher derives two independent keys from secret (at least 16 bytes).
@@ -42,8 +51,8 @@ func NewHasher(secret []byte) (*Hasher, error) {
 	sessionKey := derive(secret, "gateway session hash v1")
 	cookieKey := derive(secret, "gateway affinity cookie v1")
 	h := &Hasher{}
-	h.sessions.New = func() any { return hmac.New(sha256.New, sessionKey) }
-	h.cookies.New = func() any { return hmac.New(sha256.New, cookieKey) }
+	h.sessions.New = func() any { return &macState{h: hmac.New(sha256.New, sessionKey)} }
+	h.cookies.New = func() any { return &macState{h: hmac.New(sha256.New, cookieKey)} }
 	return h, nil
 }
 
@@ -55,20 +64,20 @@ func derive(secret []byte, label string) []byte {
 
 // Key hashes a session id. It is on the request path: pooled, no allocation.
 func (h *Hasher) Key(sessionID string) SessionKey {
-	m := h.sessions.Get().(hash.Hash)
-	m.Reset()
-	m.Write(stringBytes(sessionID))
-	var sum [sha256.Size]byte
+	m := h.sessions.Get().(*macState)
+	m.h.Reset()
+	m.h.Write(stringBytes(sessionID))
 	var k SessionKey
-	copy(k[:], m.Sum(sum[:0]))
+	copy(k[:], m.h.Sum(m.sum[:0]))
 	h.sessions.Put(m)
 	return k
 }
 
+// mac signs an affinity cookie body (at most affinityBody bytes).
 func (h *Hasher) mac(data []byte, out *[sha256.Size]byte) {
-	m := h.cookies.Get().(hash.Hash)
-	m.Reset()
-	m.Write(data)
-	m.Sum(out[:0])
+	m := h.cookies.Get().(*macState)
+	m.h.Reset()
+	m.h.Write(m.in[:copy(m.in[:], data)])
+	*out = [sha256.Size]byte(m.h.Sum(m.sum[:0]))
 	h.cookies.Put(m)
 }

@@ -53,6 +53,8 @@ type Proxy struct {
 	mu  sync.Mutex // serialises compile
 	cur atomic.Pointer[table]
 
+	buffers bufferPool // response body copy buffers, shared by all backends
+
 	rejected atomic.Int64 // affinity cookies ignored
 }
 

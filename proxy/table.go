@@ -7,6 +7,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -149,6 +150,31 @@ func (p *Proxy) newBackend(gen int, in Instance, stats *genStats) *backend {
 		ModifyResponse: func(resp *http.Response) error { p.track(b, resp); return nil },
 		ErrorHandler:   func(w http.ResponseWriter, r *http.Request, err error) { p.workerError(b, w, r, err) },
 		ErrorLog:       p.errorLog,
+		BufferPool:     &p.buffers,
 	}
 	return b
+}
+
+// copyBufferSize is what ReverseProxy allocates for every response body it
+// copies when it has no BufferPool.
+const copyBufferSize = 32 << 10
+
+// bufferPool recycles body copy buffers across the backends of a Proxy:
+// without it each proxied request allocates, and the GC then sweeps, 32 KiB.
+// It pools array pointers so that Put does not box a slice header.
+type bufferPool struct{ p sync.Pool }
+
+var _ httputil.BufferPool = (*bufferPool)(nil)
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.p.Get().(*[copyBufferSize]byte); ok {
+		return buf[:]
+	}
+	return new([copyBufferSize]byte)[:]
+}
+
+func (b *bufferPool) Put(buf []byte) {
+	if len(buf) == copyBufferSize {
+		b.p.Put((*[copyBufferSize]byte)(buf))
+	}
 }
