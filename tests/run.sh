@@ -5,6 +5,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/ensure-go.sh
 
+# The systemd integration tests start a confined `systemd --user` manager
+# (tests/sdtest); they need these packages and must not be skipped.
+missing=""
+for p in systemd dbus dbus-user-session; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "== installing$missing (for the systemd integration tests)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+export GATEWAY_REQUIRE_SYSTEMD=1
+
 echo "== go $(go env GOVERSION), $(nproc) cores"
 go mod download
 go mod verify

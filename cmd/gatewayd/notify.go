@@ -19,8 +19,14 @@ import (
 // $NOTIFY_SOCKET every call is a no-op.
 type notifier struct {
 	log     *slog.Logger
-	sup     *supervisor.Supervisor
+	sup     watched
 	changed chan struct{}
+}
+
+// watched is what the notifier needs of the supervisor.
+type watched interface {
+	Ping(ctx context.Context) error
+	Generations(ctx context.Context) ([]supervisor.GenerationInfo, error)
 }
 
 func newNotifier(log *slog.Logger) *notifier {
