@@ -67,9 +67,9 @@ func startGateway(t *testing.T, o sdOptions) *sdGateway {
 	if o.runner == "" {
 		o.runner = "systemd"
 	}
+	// The runtime and state directories come from the unit
+	// (RuntimeDirectory=, StateDirectory=), as in the packaged service.
 	cfg := fmt.Sprintf(`[gateway]
-runtime_directory = %q
-state_directory = %q
 runner = %q
 
 [app]
@@ -93,7 +93,7 @@ close_window = "1s"
 
 [systemd]
 manager = "user"
-%s`, filepath.Join(dir, "run"), filepath.Join(dir, "state"), o.runner, g.rel.Current(), o.instances, o.extra)
+%s`, o.runner, g.rel.Current(), o.instances, o.extra)
 	if err := os.WriteFile(g.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +116,9 @@ ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=100ms
 TimeoutStopSec=30
+RuntimeDirectory=gateway-notes
+RuntimeDirectoryPreserve=restart
+StateDirectory=gateway-notes
 %s
 `, bin.Gatewayd, g.config, o.service))
 	m.MustSystemctl(t, "start", "gateway.socket")

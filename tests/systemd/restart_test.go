@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,25 +20,63 @@ func removeBinary(g *sdGateway, rel string) error {
 	return os.Remove(filepath.Join(g.rel.Dir, rel, "notes"))
 }
 
-// kill -9 of gatewayd under load: systemd keeps the socket, the scopes
-// keep running, the next gatewayd re-adopts them, and every session keeps
-// its generation and worker. Only requests in flight at the kill may fail.
-func TestKill9UnderLoadKeepsSessions(t *testing.T) {
-	g := startGateway(t, sdOptions{instances: 2})
-	a, b := g.browser(), g.browser()
-	wa := a.Login("alice")
-	g.rel.Point("rel2")
-	g.upgrade()
-	wb := b.Login("bob")
-	g.waitScopes(5*time.Second, "gateway-gen1.scope", "gateway-gen2.scope")
+// kill -9 of gatewayd, and systemctl restart, under load: systemd keeps
+// the socket, the scopes keep running, the next gatewayd re-adopts them,
+// and every session keeps its generation and worker. Only requests in
+// flight at a kill may fail.
+func TestRestartUnderLoadKeepsSessions(t *testing.T) {
+	for _, how := range []string{"kill -9", "systemctl restart"} {
+		t.Run(how, func(t *testing.T) {
+			g := startGateway(t, sdOptions{instances: 2})
+			a, b := g.browser(), g.browser()
+			wa := a.Login("alice")
+			g.rel.Point("rel2")
+			g.upgrade()
+			wb := b.Login("bob")
+			g.waitScopes(5*time.Second, "gateway-gen1.scope", "gateway-gen2.scope")
+			old := g.mainPID()
+			clients := 4
+			ok, failed := underLoad(t, g, clients, []*gwtest.Browser{a, b}, []gwtest.Whoami{wa, wb}, func() {
+				if how == "kill -9" {
+					syscall.Kill(old, syscall.SIGKILL)
+				} else {
+					g.m.MustSystemctl(t, "restart", "gateway.service")
+				}
+				if !gwtest.Poll(20*time.Second, func() bool {
+					return g.mainPID() != old && g.mainPID() != 0 && gwtest.Count(g.log(), "re-adopted the generations") >= 1
+				}) {
+					t.Fatal("no new gatewayd re-adopted the generations within 20s")
+				}
+			})
+			t.Logf("%d requests answered, %d failed", ok, failed)
+			allowed := int64(clients) // requests in flight at a kill
+			if how != "kill -9" {
+				allowed = 0
+			}
+			if failed > allowed {
+				t.Fatalf("%d requests failed; want at most %d", failed, allowed)
+			}
+			g.waitScopes(time.Second, "gateway-gen1.scope", "gateway-gen2.scope")
+			if w := a.Who(); w.PID != wa.PID || w.User != "alice" {
+				t.Fatalf("alice: got %+v, want her worker %d", w, wa.PID)
+			}
+			if w := b.Who(); w.PID != wb.PID || w.User != "bob" {
+				t.Fatalf("bob: got %+v, want his worker %d", w, wb.PID)
+			}
+			a.Post("/logout", nil)
+			g.waitScopes(5*time.Second, "gateway-gen2.scope")
+		})
+	}
+}
 
-	const clients = 4
-	var ok, failed atomic.Int64
+// underLoad runs clients goroutines requesting /whoami as users (each must
+// stay on its worker) around action, and counts answers and failures.
+func underLoad(t *testing.T, g *sdGateway, clients int, users []*gwtest.Browser, wants []gwtest.Whoami, action func()) (ok, failed int64) {
+	var okN, failedN atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range clients {
-		user := []*gwtest.Browser{a, b}[i%2]
-		want := []gwtest.Whoami{wa, wb}[i%2]
+		user, want := users[i%len(users)], wants[i%len(wants)]
 		wg.Go(func() {
 			for n := 0; ; n++ {
 				select {
@@ -45,61 +84,56 @@ func TestKill9UnderLoadKeepsSessions(t *testing.T) {
 					return
 				default:
 				}
-				if w, err := who(user.HTTP, g.url); err != nil {
-					failed.Add(1)
-				} else if w.PID != want.PID {
+				w, err := who(user.HTTP, g.url)
+				switch {
+				case err != nil:
+					failedN.Add(1)
+				case w.PID != want.PID:
 					t.Errorf("request %d of %s: got pid %d, want %d", n, want.User, w.PID, want.PID)
 					return
-				} else {
-					ok.Add(1)
+				default:
+					okN.Add(1)
 				}
 			}
 		})
 	}
 	time.Sleep(300 * time.Millisecond)
-	old := g.mainPID()
-	syscall.Kill(old, syscall.SIGKILL)
-	adopted := gwtest.Poll(20*time.Second, func() bool {
-		return g.mainPID() != old && g.mainPID() != 0 && gwtest.Count(g.log(), `re-adopted the generations`) >= 1
-	})
-	time.Sleep(500 * time.Millisecond) // load keeps running on the new process
+	action()
+	time.Sleep(500 * time.Millisecond) // and on the new process
 	close(stop)
 	wg.Wait()
-	if !adopted {
-		t.Fatal("no new gatewayd re-adopted the generations within 20s")
-	}
-	t.Logf("%d requests answered, %d failed around the kill", ok.Load(), failed.Load())
-	if failed.Load() > clients {
-		t.Fatalf("%d requests failed; at most the %d in flight at the kill may", failed.Load(), clients)
-	}
-	g.waitScopes(time.Second, "gateway-gen1.scope", "gateway-gen2.scope")
-	if w := a.Who(); w.PID != wa.PID || w.User != "alice" {
-		t.Fatalf("alice after the kill: got %+v, want her worker %d", w, wa.PID)
-	}
-	if w := b.Who(); w.PID != wb.PID || w.User != "bob" {
-		t.Fatalf("bob after the kill: got %+v, want his worker %d", w, wb.PID)
-	}
-	a.Post("/logout", nil)
-	g.waitScopes(5*time.Second, "gateway-gen2.scope")
+	return okN.Load(), failedN.Load()
 }
 
-// systemctl restart keeps the scopes; systemctl stop stops them.
-func TestRestartKeepsAndStopStopsScopes(t *testing.T) {
-	g := startGateway(t, sdOptions{})
+// After a restart, a scope the state file does not account for is reported
+// and left alone; a generation whose scope is gone is dropped, its sessions
+// reported lost.
+func TestRestartReportsStraysAndLostGenerations(t *testing.T) {
+	g := startGateway(t, sdOptions{service: "RestartSec=2s"})
 	a := g.browser()
 	wa := a.Login("alice")
-	g.m.MustSystemctl(t, "restart", "gateway.service")
-	if !gwtest.Poll(10*time.Second, g.healthy) {
-		t.Fatal("no answer after the restart")
+	g.rel.Point("rel2")
+	g.upgrade()
+	g.browser().Login("bob")
+	stray := g.m.Command("systemd-run", "--user", "--scope", "--unit=gateway-gen99.scope", "sleep", "60")
+	if err := stray.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if w := a.Who(); w.PID != wa.PID || w.User != "alice" {
-		t.Fatalf("alice after systemctl restart: got %+v, want her worker %d", w, wa.PID)
+	t.Cleanup(func() { stray.Process.Kill(); stray.Wait() })
+	g.waitScopes(5*time.Second, "gateway-gen1.scope", "gateway-gen2.scope", "gateway-gen99.scope")
+
+	old := g.mainPID()
+	syscall.Kill(old, syscall.SIGKILL)
+	syscall.Kill(wa.PID, syscall.SIGKILL) // generation 1 dies while no gateway watches
+	g.waitLog("re-adopted the generations", 1, 20*time.Second)
+	g.waitLog("event=stray unit=gateway-gen99.scope", 1, time.Second)
+	lost := gwLast(g, "a generation of the previous gateway process is gone")
+	if !strings.Contains(lost, "generation=1") || !strings.Contains(lost, "sessions_lost=1") {
+		t.Fatalf("lost report: got %q, want generation 1 with 1 session lost", lost)
 	}
-	g.waitScopes(time.Second, "gateway-gen1.scope")
-	g.m.MustSystemctl(t, "stop", "gateway.service")
-	g.waitScopes(10 * time.Second)
-	if gwtest.PIDAlive(wa.PID) {
-		t.Fatalf("worker %d still runs after systemctl stop gateway", wa.PID)
+	g.waitScopes(time.Second, "gateway-gen2.scope", "gateway-gen99.scope")
+	if w := a.Who(); w.Generation != "2" || w.Session {
+		t.Fatalf("alice after her generation was lost: got %+v, want generation 2 without a session", w)
 	}
 }
 
@@ -116,4 +150,16 @@ func who(c *http.Client, base string) (gwtest.Whoami, error) {
 	}
 	err = jsonDecode(resp.Body, &w)
 	return w, err
+}
+
+// systemctl stop gateway stops the scopes with it: only a restart keeps them.
+func TestStopStopsScopes(t *testing.T) {
+	g := startGateway(t, sdOptions{})
+	wa := g.browser().Login("alice")
+	g.waitScopes(time.Second, "gateway-gen1.scope")
+	g.m.MustSystemctl(t, "stop", "gateway.service")
+	g.waitScopes(10 * time.Second)
+	if gwtest.PIDAlive(wa.PID) {
+		t.Fatalf("worker %d still runs after systemctl stop gateway", wa.PID)
+	}
 }
