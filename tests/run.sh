@@ -35,7 +35,11 @@ echo "== tests (race detector on; gatewayd itself race-built in the end-to-end t
 log=$(mktemp /tmp/gateway-tests-XXXXXX.log)
 status=0
 GATEWAY_E2E_RACE=1 go test -race -count=1 -timeout 30m -v ./... >"$log" 2>&1 || status=$?
-grep -E '^(ok|FAIL|---|panic:|\s+--- FAIL)|^\s+\S+_test\.go:[0-9]+:' "$log" | grep -v -e '--- PASS' -e '--- SKIP' || true
+grep -E '^(ok|FAIL|panic:)|^\s*--- FAIL' "$log" || true
+if [ "$status" -ne 0 ]; then
+  echo "== details of the failures"
+  grep -E -B3 -A40 '^\s*--- FAIL' "$log" | head -400 || true
+fi
 passed=$(grep -cE '^\s*--- PASS' "$log" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
 skipped=$(grep -cE '^\s*--- SKIP' "$log" || true)
