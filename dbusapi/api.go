@@ -1,0 +1,106 @@
+package dbusapi
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// Names on the bus.
+const (
+	Interface = "org.gatewayd.Gateway1"
+	Path      = dbus.ObjectPath("/org/gatewayd/Gateway1")
+)
+
+// BusName is the well-known name of the gateway instance: one per instance,
+// so that template units run side by side.
+func BusName(instance string) string {
+	if instance == "" {
+		return Interface
+	}
+	var b strings.Builder
+	for _, r := range instance {
+		if r < 128 && (r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return Interface + ".i_" + b.String()
+}
+
+// D-Bus error names the API answers with.
+const (
+	ErrNameNoSuchGeneration  = Interface + ".Error.NoSuchGeneration"
+	ErrNameNoSuchSession     = Interface + ".Error.NoSuchSession"
+	ErrNameUpgradeFailed     = Interface + ".Error.UpgradeFailed"
+	ErrNameUpgradeInProgress = Interface + ".Error.UpgradeInProgress"
+	ErrNameInvalidState      = Interface + ".Error.InvalidState"
+	ErrNameAccessDenied      = Interface + ".Error.AccessDenied"
+	ErrNameFailed            = Interface + ".Error.Failed"
+)
+
+// Error is an API error with its D-Bus name; both sides use it.
+type Error struct {
+	Name string
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf tags err with a D-Bus error name.
+func Errorf(name string, err error) error { return &Error{Name: name, Err: err} }
+
+// NameOf returns the D-Bus error name err carries ("" if none).
+func NameOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Name
+	}
+	return ""
+}
+
+// Generation is one generation as the API reports it. Times are Unix
+// microseconds (0: not set), as systemd reports its own timestamps.
+type Generation struct {
+	ID           uint32
+	State        string
+	Revision     string
+	Unit         string // the scope, or "" without systemd
+	PIDs         []uint32
+	Sessions     uint32
+	InFlight     uint32
+	Upgraded     uint32 // open upgraded (WebSocket) connections
+	StartedUSec  uint64
+	DetachedUSec uint64
+	DeadlineUSec uint64 // when a drain is cut short
+}
+
+// Session is one pinned session: its keyed hash, never its id.
+type Session struct {
+	Hash        string
+	Generation  uint32
+	Instance    uint32
+	IdleSeconds uint32
+}
+
+// Core is what the API needs of the gateway.
+type Core interface {
+	Upgrade(ctx context.Context) (int, error)
+	// Detach detaches the active generation gen by starting a replacement
+	// on the current revision, and returns the replacement's number.
+	Detach(ctx context.Context, gen int) (int, error)
+	Retire(ctx context.Context, gen int, force bool) error
+	Generations(ctx context.Context) ([]Generation, error)
+	Sessions(ctx context.Context) ([]Session, error)
+	EndSession(ctx context.Context, hash string) error
+}
+
+// Info is the gateway's static identity, shown as properties.
+type Info struct {
+	App     string
+	Version string
+}

@@ -1,0 +1,164 @@
+package dbusapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// ErrNoGateway means no gateway owns the bus name asked for.
+var ErrNoGateway = errors.New("no gateway")
+
+// Client calls a gateway's API.
+type Client struct {
+	conn *dbus.Conn
+	name string
+	obj  dbus.BusObject
+}
+
+// Dial connects to the system bus (or, with user, the session bus of a
+// `systemd --user` manager) and checks that the gateway instance is there.
+func Dial(ctx context.Context, user bool, instance string) (*Client, error) {
+	var conn *dbus.Conn
+	var err error
+	bus := "system"
+	if user {
+		bus = "user"
+		conn, err = dbus.ConnectSessionBus(dbus.WithContext(ctx))
+	} else {
+		conn, err = dbus.ConnectSystemBus(dbus.WithContext(ctx))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the %s bus: %w", bus, err)
+	}
+	c, err := NewClient(ctx, conn, BusName(instance))
+	if errors.Is(err, ErrNoGateway) {
+		unit := "gateway.service"
+		if instance != "" {
+			unit = "gateway@" + instance + ".service"
+		}
+		flag := ""
+		if user {
+			flag = "--user "
+		}
+		err = fmt.Errorf("%w on the %s bus (%s): is %s running? (systemctl %sstatus %s)", ErrNoGateway, bus, BusName(instance), unit, flag, unit)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// NewClient uses an open connection (tests bring a private bus).
+func NewClient(ctx context.Context, conn *dbus.Conn, name string) (*Client, error) {
+	var has bool
+	if err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has); err != nil {
+		return nil, fmt.Errorf("asking the bus for %s: %w", name, err)
+	}
+	if !has {
+		return nil, ErrNoGateway
+	}
+	return &Client{conn: conn, name: name, obj: conn.Object(name, Path)}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// call calls a method and turns D-Bus errors into *Error with their name.
+func (c *Client) call(ctx context.Context, method string, out []any, args ...any) error {
+	call := c.obj.CallWithContext(ctx, Interface+"."+method, 0, args...)
+	if call.Err != nil {
+		return apiError(call.Err)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return call.Store(out...)
+}
+
+func apiError(err error) error {
+	var de dbus.Error
+	if errors.As(err, &de) {
+		msg := de.Name
+		if len(de.Body) > 0 {
+			if s, ok := de.Body[0].(string); ok {
+				msg = s
+			}
+		}
+		return &Error{Name: de.Name, Err: errors.New(msg)}
+	}
+	return err
+}
+
+// Upgrade starts a new generation and returns its number once it is active.
+func (c *Client) Upgrade(ctx context.Context) (int, error) {
+	var gen uint32
+	err := c.call(ctx, "Upgrade", []any{&gen})
+	return int(gen), err
+}
+
+// Detach detaches the active generation gen; returns its replacement.
+func (c *Client) Detach(ctx context.Context, gen int) (int, error) {
+	var next uint32
+	err := c.call(ctx, "Detach", []any{&next}, uint32(gen))
+	return int(next), err
+}
+
+// Retire stops a detached generation; force drops its sessions.
+func (c *Client) Retire(ctx context.Context, gen int, force bool) error {
+	return c.call(ctx, "Retire", nil, uint32(gen), force)
+}
+
+// Generations lists the generations, oldest first.
+func (c *Client) Generations(ctx context.Context) ([]Generation, error) {
+	var gens []Generation
+	err := c.call(ctx, "ListGenerations", []any{&gens})
+	return gens, err
+}
+
+// Sessions lists the pinned sessions.
+func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
+	var ss []Session
+	err := c.call(ctx, "ListSessions", []any{&ss})
+	return ss, err
+}
+
+// EndSession ends one session's pin by its hash.
+func (c *Client) EndSession(ctx context.Context, hash string) error {
+	return c.call(ctx, "EndSession", nil, hash)
+}
+
+// Properties are the API's properties.
+type Properties struct {
+	App              string
+	Version          string
+	ActiveGeneration uint32
+	Revision         string
+	Generations      uint32
+	Sessions         uint32
+}
+
+// Properties reads every property at once.
+func (c *Client) Properties(ctx context.Context) (Properties, error) {
+	var all map[string]dbus.Variant
+	err := c.obj.CallWithContext(ctx, "org.freedesktop.DBus.Properties.GetAll", 0, Interface).Store(&all)
+	if err != nil {
+		return Properties{}, apiError(err)
+	}
+	var p Properties
+	get := func(name string, into any) {
+		if v, ok := all[name]; ok {
+			v.Store(into)
+		}
+	}
+	get("App", &p.App)
+	get("Version", &p.Version)
+	get("ActiveGeneration", &p.ActiveGeneration)
+	get("Revision", &p.Revision)
+	get("Generations", &p.Generations)
+	get("Sessions", &p.Sessions)
+	return p, nil
+}

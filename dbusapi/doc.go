@@ -1,0 +1,22 @@
+// Package dbusapi is the gateway's D-Bus API (org.gatewayd.Gateway1) and
+// its client, used by gatewayctl and the tests:
+//
+//	bus name  org.gatewayd.Gateway1            (gateway.service)
+//	          org.gatewayd.Gateway1.i_<name>   (gateway@<name>.service)
+//	object    /org/gatewayd/Gateway1
+//	methods   Upgrade() → u · Detach(u) → u · Retire(u, b) · ListGenerations() → a(…)
+//	          ListSessions() → a(suuu) · EndSession(s)
+//	props     App, Version, ActiveGeneration, Revision, Generations, Sessions (PropertiesChanged)
+//	signal    GenerationChanged(u generation, s state, s revision)
+//
+// The API exposes a [Core] it defines itself; cmd/gatewayd adapts the
+// supervisor and the proxy to it. Callers are checked by the gateway, not
+// only by the bus policy: mutating methods and ListSessions need root, the
+// gateway's own user, or membership in the admin group (GetConnectionUnixUser).
+// Everything is introspectable, so busctl works without reading this code:
+//
+//	busctl introspect org.gatewayd.Gateway1 /org/gatewayd/Gateway1
+//	busctl call org.gatewayd.Gateway1 /org/gatewayd/Gateway1 org.gatewayd.Gateway1 Upgrade
+//
+// See sd-bus(3) and dbus-daemon(1) for the bus itself.
+package dbusapi

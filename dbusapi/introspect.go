@@ -1,0 +1,43 @@
+package dbusapi
+
+import (
+	"github.com/godbus/dbus/v5/introspect"
+	"github.com/godbus/dbus/v5/prop"
+)
+
+// Signatures of the structs, for the introspection data.
+const (
+	generationSig = "(usssauuuuttt)"
+	sessionSig    = "(suuu)"
+)
+
+func arg(name, typ, dir string) introspect.Arg {
+	return introspect.Arg{Name: name, Type: typ, Direction: dir}
+}
+
+// introspection describes the API with argument names, so that
+// `busctl introspect` alone tells how to call it.
+func introspection(props []introspect.Property) *introspect.Node {
+	return &introspect.Node{
+		Name: string(Path),
+		Interfaces: []introspect.Interface{
+			introspect.IntrospectData,
+			prop.IntrospectData,
+			{
+				Name: Interface,
+				Methods: []introspect.Method{
+					{Name: "Upgrade", Args: []introspect.Arg{arg("generation", "u", "out")}},
+					{Name: "Detach", Args: []introspect.Arg{arg("generation", "u", "in"), arg("replacement", "u", "out")}},
+					{Name: "Retire", Args: []introspect.Arg{arg("generation", "u", "in"), arg("force", "b", "in")}},
+					{Name: "ListGenerations", Args: []introspect.Arg{arg("generations", "a"+generationSig, "out")}},
+					{Name: "ListSessions", Args: []introspect.Arg{arg("sessions", "a"+sessionSig, "out")}},
+					{Name: "EndSession", Args: []introspect.Arg{arg("hash", "s", "in")}},
+				},
+				Signals: []introspect.Signal{
+					{Name: "GenerationChanged", Args: []introspect.Arg{arg("generation", "u", ""), arg("state", "s", ""), arg("revision", "s", "")}},
+				},
+				Properties: props,
+			},
+		},
+	}
+}

@@ -1,0 +1,178 @@
+package dbusapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/user"
+	"strconv"
+	"sync"
+
+	"github.com/godbus/dbus/v5"
+	"github.com/godbus/dbus/v5/introspect"
+	"github.com/godbus/dbus/v5/prop"
+)
+
+// Options configure a Server.
+type Options struct {
+	// AdminGroup may call what changes the gateway or shows sessions, as
+	// root and the gateway's own user may. If empty, "gateway-admin".
+	AdminGroup string
+	// Logger receives the API's logs. If nil, slog.Default().
+	Logger *slog.Logger
+}
+
+// Server exports a Core on a bus connection.
+type Server struct {
+	conn  *dbus.Conn
+	core  Core
+	o     Options
+	log   *slog.Logger
+	props *prop.Properties
+
+	mu     sync.Mutex // guards states
+	states map[uint32]string
+}
+
+// Export puts the API on conn at Path. The caller owns conn and its bus
+// name; Export does not request one.
+func Export(conn *dbus.Conn, core Core, info Info, o Options) (*Server, error) {
+	if o.AdminGroup == "" {
+		o.AdminGroup = "gateway-admin"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Server{conn: conn, core: core, o: o, log: o.Logger, states: map[uint32]string{}}
+	ro := func(v any) *prop.Prop { return &prop.Prop{Value: v, Emit: prop.EmitTrue} }
+	props, err := prop.Export(conn, Path, prop.Map{Interface: {
+		"App":              {Value: info.App, Emit: prop.EmitConst},
+		"Version":          {Value: info.Version, Emit: prop.EmitConst},
+		"ActiveGeneration": ro(uint32(0)),
+		"Revision":         ro(""),
+		"Generations":      ro(uint32(0)),
+		"Sessions":         ro(uint32(0)),
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("exporting the properties: %w", err)
+	}
+	s.props = props
+	if err := conn.Export(methods{s}, Path, Interface); err != nil {
+		return nil, fmt.Errorf("exporting %s: %w", Interface, err)
+	}
+	node := introspection(props.Introspection(Interface))
+	if err := conn.Export(introspect.NewIntrospectable(node), Path, "org.freedesktop.DBus.Introspectable"); err != nil {
+		return nil, fmt.Errorf("exporting the introspection data: %w", err)
+	}
+	return s, nil
+}
+
+// Refresh reads the generations and publishes what changed: properties
+// (PropertiesChanged) and a GenerationChanged signal per generation whose
+// state changed (a generation that disappeared was retired or lost).
+func (s *Server) Refresh(ctx context.Context) {
+	gens, err := s.core.Generations(ctx)
+	if err != nil {
+		return
+	}
+	var active, sessions uint32
+	rev := ""
+	now := map[uint32]string{}
+	for _, g := range gens {
+		now[g.ID] = g.State
+		sessions += g.Sessions
+		if g.State == "active" {
+			active, rev = g.ID, g.Revision
+		}
+	}
+	s.set("ActiveGeneration", active)
+	s.set("Revision", rev)
+	s.set("Generations", uint32(len(gens)))
+	s.set("Sessions", sessions)
+
+	s.mu.Lock()
+	before := s.states
+	s.states = now
+	s.mu.Unlock()
+	revs := map[uint32]string{}
+	for _, g := range gens {
+		revs[g.ID] = g.Revision
+		if before[g.ID] != g.State {
+			s.emit(g.ID, g.State, g.Revision)
+		}
+	}
+	for id := range before {
+		if _, ok := now[id]; !ok {
+			s.emit(id, "retired", revs[id])
+		}
+	}
+}
+
+func (s *Server) set(name string, v any) {
+	if cur, err := s.props.Get(Interface, name); err == nil && cur.Value() == v {
+		return
+	}
+	s.props.SetMust(Interface, name, v)
+}
+
+func (s *Server) emit(id uint32, state, rev string) {
+	if err := s.conn.Emit(Path, Interface+".GenerationChanged", id, state, rev); err != nil {
+		s.log.Warn("emitting GenerationChanged", "error", err)
+	}
+}
+
+// authorize lets root, the gateway's own user and the admin group through.
+// The bus policy says the same; checking here too means a permissive bus
+// configuration still does not let anyone upgrade or end sessions.
+func (s *Server) authorize(sender dbus.Sender, what string) *dbus.Error {
+	var uid uint32
+	err := s.conn.BusObject().Call("org.freedesktop.DBus.GetConnectionUnixUser", 0, string(sender)).Store(&uid)
+	if err != nil {
+		return dbusError(Errorf(ErrNameAccessDenied, fmt.Errorf("cannot tell who is calling: %w", err)))
+	}
+	if uid == 0 || int(uid) == os.Getuid() || s.inAdminGroup(uid) {
+		return nil
+	}
+	s.log.Warn("refused a caller", "uid", uid, "method", what)
+	return dbusError(Errorf(ErrNameAccessDenied,
+		fmt.Errorf("uid %d may not %s: only root and members of the %s group may", uid, what, s.o.AdminGroup)))
+}
+
+func (s *Server) inAdminGroup(uid uint32) bool {
+	g, err := user.LookupGroup(s.o.AdminGroup)
+	if err != nil {
+		return false
+	}
+	u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10))
+	if err != nil {
+		return false
+	}
+	ids, err := u.GroupIds()
+	if err != nil {
+		return false
+	}
+	for _, id := range ids {
+		if id == g.Gid {
+			return true
+		}
+	}
+	return false
+}
+
+// dbusError turns an error into the reply: its D-Bus name if it has one,
+// else the generic Failed.
+func dbusError(err error) *dbus.Error {
+	if err == nil {
+		return nil
+	}
+	name := NameOf(err)
+	if name == "" {
+		name = ErrNameFailed
+	}
+	if errors.Is(err, context.Canceled) {
+		name = ErrNameFailed
+	}
+	return dbus.NewError(name, []any{err.Error()})
+}
