@@ -92,6 +92,7 @@ type GenerationInfo struct {
 	State     State          `json:"state"`
 	Revision  string         `json:"revision"`
 	Directory string         `json:"directory"`
+	Unit      string         `json:"unit,omitempty"` // the runner's unit (a scope), if it has units
 	PIDs      []int          `json:"pids"`
 	Started   time.Time      `json:"started"`
 	Detached  time.Time      `json:"detached,omitzero"`

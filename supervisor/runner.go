@@ -78,6 +78,11 @@ type Adopter interface {
 	Strays(ctx context.Context, app string, gens []int) ([]string, error)
 }
 
+// UnitNamer names the unit (a scope) a generation runs in, for admin tools.
+type UnitNamer interface {
+	UnitName(gen int) string
+}
+
 // Keeper decides whether the workers outlive the gateway process: true
 // when the gateway is being restarted (the next process re-adopts them).
 type Keeper interface {

@@ -16,6 +16,7 @@ var (
 	ErrUpgradeInProgress = errors.New("an upgrade is already in progress")
 	ErrStopped           = errors.New("the supervisor has stopped")
 	ErrNoSuchGeneration  = errors.New("no such generation")
+	ErrInvalidState      = errors.New("not possible in the generation's state")
 )
 
 // Options configure a Supervisor.
@@ -216,11 +217,37 @@ func (s *Supervisor) Ping(ctx context.Context) error { return s.do(ctx, func() {
 func (s *Supervisor) Generations(ctx context.Context) ([]GenerationInfo, error) {
 	var out []GenerationInfo
 	err := s.do(ctx, func() {
+		namer, _ := s.o.Runner.(UnitNamer)
 		for _, g := range s.sorted() {
-			out = append(out, g.info(s.o.Traffic.Usage(g.id)))
+			gi := g.info(s.o.Traffic.Usage(g.id))
+			if namer != nil {
+				gi.Unit = namer.UnitName(g.id)
+			}
+			out = append(out, gi)
 		}
 	})
 	return out, err
+}
+
+// Detach detaches the active generation id by starting a replacement on
+// the current configuration (as an upgrade does) and returns the
+// replacement's number. It is refused for any generation but the active one.
+func (s *Supervisor) Detach(ctx context.Context, id int) (int, error) {
+	var err error
+	if derr := s.do(ctx, func() {
+		switch g := s.gens[id]; {
+		case g == nil:
+			err = fmt.Errorf("generation %d: %w", id, ErrNoSuchGeneration)
+		case g != s.active:
+			err = fmt.Errorf("generation %d is %s: only the active generation can be detached: %w", id, g.state, ErrInvalidState)
+		}
+	}); derr != nil {
+		return 0, derr
+	}
+	if err != nil {
+		return 0, err
+	}
+	return s.Upgrade(ctx)
 }
 
 // Retire stops a detached generation now; with force, its sessions are
@@ -240,10 +267,10 @@ func (s *Supervisor) requestRetire(id int, force bool) error {
 		return fmt.Errorf("generation %d: %w", id, ErrNoSuchGeneration)
 	}
 	if g.state != Detached {
-		return fmt.Errorf("generation %d is %s: only a detached generation can be retired", id, g.state)
+		return fmt.Errorf("generation %d is %s: only a detached generation can be retired: %w", id, g.state, ErrInvalidState)
 	}
 	if u := s.o.Traffic.Usage(id); !force && !u.Idle() {
-		return fmt.Errorf("generation %d still has %d sessions, %d requests and %d upgraded connections: retire it with force to drop them", id, u.Sessions, u.InFlight, u.Upgraded)
+		return fmt.Errorf("generation %d still has %d sessions, %d requests and %d upgraded connections: retire it with force to drop them: %w", id, u.Sessions, u.InFlight, u.Upgraded, ErrInvalidState)
 	}
 	s.retire(g, "retired by an admin", force)
 	return nil

@@ -21,6 +21,9 @@ type notifier struct {
 	log     *slog.Logger
 	sup     watched
 	changed chan struct{}
+	// onChange are told too when generations changed (the D-Bus API's
+	// properties and signals).
+	onChange []func(context.Context)
 }
 
 // watched is what the notifier needs of the supervisor.
@@ -71,6 +74,9 @@ func (n *notifier) run(ctx context.Context) {
 			return
 		case <-n.changed:
 			n.status(ctx)
+			for _, f := range n.onChange {
+				f(ctx)
+			}
 		case <-dog:
 			// Only a loop that answers gets the watchdog fed: a stuck
 			// supervisor is restarted by systemd.

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/godbus/dbus/v5"
+
+	"github.com/gatewayd/gateway/dbusapi"
 	"github.com/gatewayd/gateway/supervisor"
 	"github.com/gatewayd/gateway/supervisor/config"
 	"github.com/gatewayd/gateway/supervisor/process"
@@ -16,7 +18,7 @@ import (
 
 // chooseRunner picks how workers run: "process", "systemd", or "auto" —
 // systemd when its manager answers, which the log says either way.
-func chooseRunner(cfg *config.Config, instance string, log *slog.Logger) (supervisor.Runner, func(), error) {
+func chooseRunner(cfg *config.Config, instance string, conn *dbus.Conn, log *slog.Logger) (supervisor.Runner, func(), error) {
 	mode := cfg.Gateway.Runner
 	if mode == "process" {
 		log.Info("runner: process (workers are child processes of the gateway)", "runner", "process")
@@ -25,7 +27,7 @@ func chooseRunner(cfg *config.Config, instance string, log *slog.Logger) (superv
 	user := useUserManager(cfg.Systemd.Manager)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r, err := newSystemdRunner(ctx, cfg, instance, user, log)
+	r, err := newSystemdRunner(ctx, cfg, instance, user, conn, log)
 	if err == nil {
 		log.Info("runner: systemd (each generation is a transient scope)", "runner", "systemd",
 			"manager", managerName(user), "unit_prefix", unitPrefix(instance), "slice", cfg.Systemd.Slice)
@@ -58,7 +60,7 @@ func managerName(user bool) string {
 	return "system"
 }
 
-func newSystemdRunner(ctx context.Context, cfg *config.Config, instance string, user bool, log *slog.Logger) (*systemd.Runner, error) {
+func newSystemdRunner(ctx context.Context, cfg *config.Config, instance string, user bool, conn *dbus.Conn, log *slog.Logger) (*systemd.Runner, error) {
 	if !user {
 		// sd_booted(3): the system manager runs only where this exists.
 		if _, err := os.Stat("/run/systemd/system"); err != nil {
@@ -67,7 +69,7 @@ func newSystemdRunner(ctx context.Context, cfg *config.Config, instance string, 
 	}
 	return systemd.New(ctx, systemd.Options{
 		User: user, UnitPrefix: unitPrefix(instance), Slice: cfg.Systemd.Slice,
-		Controller: busName(instance), Logger: log.With("component", "systemd"),
+		Controller: dbusapi.BusName(instance), Conn: conn, Logger: log.With("component", "systemd"),
 	})
 }
 
@@ -78,21 +80,4 @@ func unitPrefix(instance string) string {
 		return "gateway"
 	}
 	return "gateway-" + instance
-}
-
-// busName is the gateway's well-known D-Bus name, one per instance.
-func busName(instance string) string {
-	const base = "org.gatewayd.Gateway1"
-	if instance == "" {
-		return base
-	}
-	var b strings.Builder
-	for _, r := range instance {
-		if r < 128 && (r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	return base + ".i_" + b.String()
 }

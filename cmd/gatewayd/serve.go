@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/gatewayd/gateway/dbusapi"
 	"github.com/gatewayd/gateway/proxy"
 	"github.com/gatewayd/gateway/supervisor"
 	"github.com/gatewayd/gateway/supervisor/config"
@@ -23,6 +24,7 @@ type gateway struct {
 	proxy     *proxy.Proxy
 	sup       *supervisor.Supervisor
 	notify    *notifier
+	api       *dbusapi.Server // nil without a bus
 	listeners []net.Listener
 }
 
@@ -68,22 +70,43 @@ func build(cfg *config.Config, instance string, log *slog.Logger) (*gateway, fun
 		return nil, nothing, err
 	}
 	d.listeners = ls
-	runner, closeRunner, err := chooseRunner(cfg, instance, log)
+	conn, err := connectBus(useUserManager(cfg.Systemd.Manager), instance, log)
+	if err != nil {
+		log.Warn("no D-Bus API: gatewayctl and busctl cannot reach this gateway; upgrade with SIGHUP", "error", err)
+	}
+	closeBus := func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}
+	runner, closeRunner, err := chooseRunner(cfg, instance, conn, log)
 	if err != nil {
 		closeAll(ls)
+		closeBus()
 		return nil, nothing, err
 	}
+	closeBoth := func() { closeRunner(); closeBus() }
 	d.sup, err = supervisor.New(supervisor.Options{Config: cfg, Runner: runner, Traffic: t,
 		OnChange: d.notify.poke, Logger: log.With("component", "supervisor")})
 	if err != nil {
 		closeAll(ls)
-		closeRunner()
+		closeBoth()
 		return nil, nothing, err
 	}
 	d.notify.sup = d.sup
+	if conn != nil {
+		d.api, err = dbusapi.Export(conn, core{d}, dbusapi.Info{App: cfg.App.Name, Version: version},
+			dbusapi.Options{Logger: log.With("component", "dbus")})
+		if err != nil {
+			closeAll(ls)
+			closeBoth()
+			return nil, nothing, err
+		}
+		d.notify.onChange = append(d.notify.onChange, d.api.Refresh)
+	}
 	log.Info("gateway starting", "app", cfg.App.Name, "listen", addrs(ls), "socket_activated", activated,
 		"runner", runner.Name(), "version", version)
-	return d, closeRunner, nil
+	return d, closeBoth, nil
 }
 
 // run serves until SIGTERM/SIGINT. Shutdown order matters: the proxy first

@@ -22,6 +22,7 @@ var (
 	_ supervisor.StopRequester     = (*Runner)(nil)
 	_ supervisor.Adopter           = (*Runner)(nil)
 	_ supervisor.Keeper            = (*Runner)(nil)
+	_ supervisor.UnitNamer         = (*Runner)(nil)
 )
 
 // Options configure a Runner.
@@ -40,6 +41,10 @@ type Options struct {
 	// later gateway process still receives RequestStop. If empty, or if it
 	// cannot be acquired, the connection's unique name is used.
 	Controller string
+	// Conn is the gateway's connection to the manager's bus, on which
+	// RequestStop arrives (and which owns Controller). If nil, the runner
+	// opens its own. The runner does not close a Conn it was given.
+	Conn *dbus.Conn
 	// Shim is the executable started in shim mode. If empty, this process's
 	// own executable.
 	Shim string
@@ -98,7 +103,9 @@ func (r *Runner) Close() {
 	default:
 		close(r.done)
 	}
-	r.signals.Close()
+	if r.o.Conn == nil {
+		r.signals.Close()
+	}
 	r.bus.close()
 }
 

@@ -21,6 +21,9 @@ type scope struct {
 	workers  []supervisor.Worker
 }
 
+// UnitName is the scope of generation gen.
+func (r *Runner) UnitName(gen int) string { return r.scopeName(gen) }
+
 func (r *Runner) scopeName(gen int) string {
 	return fmt.Sprintf("%s-gen%d.scope", r.o.UnitPrefix, gen)
 }

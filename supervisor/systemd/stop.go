@@ -3,6 +3,7 @@ package systemd
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -18,16 +19,21 @@ import (
 // them.)
 func (r *Runner) listen() error {
 	var err error
-	if r.o.User {
+	switch {
+	case r.o.Conn != nil:
+		r.signals = r.o.Conn
+	case r.o.User:
 		r.signals, err = dbus.ConnectSessionBus()
-	} else {
+	default:
 		r.signals, err = dbus.ConnectSystemBus()
 	}
 	if err != nil {
 		return fmt.Errorf("connecting to the %s bus: %w", r.bus.kind(), err)
 	}
 	r.controller = r.signals.Names()[0]
-	if r.o.Controller != "" {
+	if r.o.Controller != "" && slices.Contains(r.signals.Names(), r.o.Controller) {
+		r.controller = r.o.Controller
+	} else if r.o.Controller != "" {
 		reply, err := r.signals.RequestName(r.o.Controller, dbus.NameFlagDoNotQueue)
 		if err == nil && (reply == dbus.RequestNameReplyPrimaryOwner || reply == dbus.RequestNameReplyAlreadyOwner) {
 			r.controller = r.o.Controller
