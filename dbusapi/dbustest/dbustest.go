@@ -42,6 +42,33 @@ const config = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 </busconfig>
 `
 
+// systemConfig is like Debian's system bus (system.conf): nobody may own
+// names or call methods unless a policy file says so. policy is included.
+const systemConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=%s</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+  </policy>
+  <include>%s</include>
+</busconfig>
+`
+
 // Bus is a running private dbus-daemon.
 type Bus struct {
 	Address string
@@ -51,6 +78,22 @@ type Bus struct {
 // Start starts the daemon and stops it when the test ends. It skips the
 // test when dbus-daemon is not installed, unless GATEWAY_REQUIRE_SYSTEMD=1.
 func Start(t testing.TB) *Bus {
+	t.Helper()
+	return start(t, func(sock string) string { return fmt.Sprintf(config, sock) })
+}
+
+// StartSystem starts a bus configured like the system bus, with the
+// policy file included, to test what that file allows and denies.
+func StartSystem(t testing.TB, policy string) *Bus {
+	t.Helper()
+	abs, err := filepath.Abs(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return start(t, func(sock string) string { return fmt.Sprintf(systemConfig, sock, abs) })
+}
+
+func start(t testing.TB, configFor func(sock string) string) *Bus {
 	t.Helper()
 	exe, err := exec.LookPath("dbus-daemon")
 	if err != nil {
@@ -66,7 +109,7 @@ func Start(t testing.TB) *Bus {
 	os.Chmod(dir, 0o755) // other uids must reach the socket
 	sock := filepath.Join(dir, "bus")
 	cfg := filepath.Join(dir, "bus.conf")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(config, sock)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(configFor(sock)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "--config-file="+cfg, "--nofork", "--print-address")
