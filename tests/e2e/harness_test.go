@@ -17,16 +17,7 @@ import (
 // bin holds the binaries built once for all tests.
 var bin *gwtest.Binaries
 
-func TestMain(m *testing.M) {
-	var err error
-	if bin, err = gwtest.Build("../.."); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(bin.Dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(gwtest.Main(m, "../..", &bin)) }
 
 // gateway is one running gatewayd with its app's release directories.
 type gateway struct {

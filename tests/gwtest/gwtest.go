@@ -167,3 +167,17 @@ func Last(s, pattern string) string {
 
 // Matches reports whether the regular expression re matches s.
 func Matches(s, re string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// Main is a TestMain body for the end-to-end suites: it builds the binaries
+// into *bin, runs the tests and removes the binaries; its result is the
+// exit code.
+func Main(m *testing.M, root string, bin **Binaries) int {
+	b, err := Build(root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(b.Dir)
+	*bin = b
+	return m.Run()
+}

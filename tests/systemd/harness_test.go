@@ -19,16 +19,7 @@ import (
 
 var bin *gwtest.Binaries
 
-func TestMain(m *testing.M) {
-	var err error
-	if bin, err = gwtest.Build("../.."); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(bin.Dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(gwtest.Main(m, "../..", &bin)) }
 
 // sdGateway is gateway.socket + gateway.service in a user manager.
 type sdGateway struct {
