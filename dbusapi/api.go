@@ -2,7 +2,10 @@ package dbusapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/godbus/dbus/v5"
@@ -20,16 +23,30 @@ func BusName(instance string) string {
 	if instance == "" {
 		return Interface
 	}
+	// Letters and digits stay; every other byte becomes _XX (its hex), '_'
+	// included, so that distinct instances get distinct names.
 	var b strings.Builder
-	for _, r := range instance {
-		if r < 128 && (r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			b.WriteRune(r)
+	for i := 0; i < len(instance); i++ {
+		c := instance[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			b.WriteByte(c)
 		} else {
-			b.WriteByte('_')
+			fmt.Fprintf(&b, "_%02x", c)
 		}
 	}
-	return Interface + ".i_" + b.String()
+	name := Interface + ".i_" + b.String()
+	if len(name) > maxBusName {
+		// systemd allows longer instance names than the bus allows names:
+		// keep a prefix and make it unique with a hash of the instance.
+		sum := sha256.Sum256([]byte(instance))
+		name = name[:maxBusName-17] + "_" + hex.EncodeToString(sum[:8])
+	}
+	return name
 }
+
+// maxBusName is the longest bus name the bus accepts (dbus-specification,
+// "Bus names").
+const maxBusName = 255
 
 // D-Bus error names the API answers with.
 const (

@@ -2,7 +2,7 @@
 // its client, used by gatewayctl and the tests:
 //
 //	bus name  org.gatewayd.Gateway1            (gateway.service)
-//	          org.gatewayd.Gateway1.i_<name>   (gateway@<name>.service)
+//	          org.gatewayd.Gateway1.i_<name>   (gateway@<name>.service; bytes other than letters and digits as _XX)
 //	object    /org/gatewayd/Gateway1
 //	methods   Upgrade() → u · Detach(u) → u · Retire(u, b) · ListGenerations() → a(…)
 //	          ListSessions() → a(suuu) · EndSession(s)

@@ -33,8 +33,12 @@ type Server struct {
 	props *prop.Properties
 
 	mu     sync.Mutex // guards states
-	states map[uint32]string
+	states map[uint32]genState
 }
+
+// genState is what Refresh remembers of a generation: enough to name it in
+// GenerationChanged once it has disappeared.
+type genState struct{ state, revision string }
 
 // Export puts the API on conn at Path. The caller owns conn and its bus
 // name; Export does not request one.
@@ -45,7 +49,7 @@ func Export(conn *dbus.Conn, core Core, info Info, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Server{conn: conn, core: core, o: o, log: o.Logger, states: map[uint32]string{}}
+	s := &Server{conn: conn, core: core, o: o, log: o.Logger, states: map[uint32]genState{}}
 	ro := func(v any) *prop.Prop { return &prop.Prop{Value: v, Emit: prop.EmitTrue} }
 	props, err := prop.Export(conn, Path, prop.Map{Interface: {
 		"App":              {Value: info.App, Emit: prop.EmitConst},
@@ -79,9 +83,9 @@ func (s *Server) Refresh(ctx context.Context) {
 	}
 	var active, sessions uint32
 	rev := ""
-	now := map[uint32]string{}
+	now := map[uint32]genState{}
 	for _, g := range gens {
-		now[g.ID] = g.State
+		now[g.ID] = genState{g.State, g.Revision}
 		sessions += g.Sessions
 		if g.State == "active" {
 			active, rev = g.ID, g.Revision
@@ -96,16 +100,14 @@ func (s *Server) Refresh(ctx context.Context) {
 	before := s.states
 	s.states = now
 	s.mu.Unlock()
-	revs := map[uint32]string{}
 	for _, g := range gens {
-		revs[g.ID] = g.Revision
-		if before[g.ID] != g.State {
+		if before[g.ID].state != g.State {
 			s.emit(g.ID, g.State, g.Revision)
 		}
 	}
-	for id := range before {
+	for id, was := range before {
 		if _, ok := now[id]; !ok {
-			s.emit(id, "retired", revs[id])
+			s.emit(id, "retired", was.revision)
 		}
 	}
 }

@@ -19,12 +19,22 @@ var _ dbusapi.Core = core{}
 
 func (c core) Upgrade(ctx context.Context) (int, error) {
 	gen, err := c.d.upgrade(ctx, "D-Bus")
+	c.refresh(ctx)
 	return gen, apiErr(err)
+}
+
+// refresh publishes properties and signals before a mutating call returns,
+// so that a caller reading ActiveGeneration right after sees its effect.
+func (c core) refresh(ctx context.Context) {
+	if c.d.api != nil {
+		c.d.api.Refresh(ctx)
+	}
 }
 
 func (c core) Detach(ctx context.Context, gen int) (int, error) {
 	c.d.log.Info("detach requested", "event", "upgrade", "by", "D-Bus", "generation", gen)
 	next, err := c.d.sup.Detach(ctx, gen)
+	c.refresh(ctx)
 	if err = apiErr(err); err != nil && dbusapi.NameOf(err) == "" {
 		err = dbusapi.Errorf(dbusapi.ErrNameUpgradeFailed, err) // the replacement failed to start
 	}
@@ -32,7 +42,9 @@ func (c core) Detach(ctx context.Context, gen int) (int, error) {
 }
 
 func (c core) Retire(ctx context.Context, gen int, force bool) error {
-	return apiErr(c.d.sup.Retire(ctx, gen, force))
+	err := c.d.sup.Retire(ctx, gen, force)
+	c.refresh(ctx)
+	return apiErr(err)
 }
 
 func (c core) Generations(ctx context.Context) ([]dbusapi.Generation, error) {

@@ -1,0 +1,391 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/gatewayd/gateway/dbusapi"
+)
+
+// gateway is what the commands ask of a gateway: the subset of
+// *dbusapi.Client they call, so that they run against anything that
+// answers like one.
+type gateway interface {
+	Properties(ctx context.Context) (dbusapi.Properties, error)
+	Generations(ctx context.Context) ([]dbusapi.Generation, error)
+	Sessions(ctx context.Context) ([]dbusapi.Session, error)
+	Upgrade(ctx context.Context) (int, error)
+	Detach(ctx context.Context, gen int) (int, error)
+	Retire(ctx context.Context, gen int, force bool) error
+	EndSession(ctx context.Context, hash string) error
+}
+
+var _ gateway = (*dbusapi.Client)(nil)
+
+// command is one gatewayctl command: how it is called, its help (the man
+// page's text), and what it does.
+type command struct {
+	name    string
+	args    string   // its arguments in the synopsis: "N", "HASH"
+	flags   []string // its own flags, besides globalFlags
+	summary string   // one line for the list of commands
+	help    string   // the paragraphs of `gatewayctl help NAME`
+	// waits is set on commands that wait for a new generation's readiness
+	// check: no default timeout.
+	waits bool
+	// bind stores the arguments in options; nil: the command takes none.
+	bind func(o *options, args []string) error
+	do   func(ctx context.Context, gw gateway, o *options, w io.Writer) error
+}
+
+// commands in the order the help lists them.
+var commands = []*command{
+	{
+		name: "status", flags: []string{"json"},
+		summary: "show the active generation, its uptime, sessions, and generations draining or starting",
+		help: `Shows the app and the gateway's version, the active generation with its
+revision, uptime and worker pids, the number of pinned sessions, then every
+detached generation with its sessions, requests in flight, upgraded
+(WebSocket) connections, when it was detached and its drain deadline, and any
+generation still starting.
+
+With --json, prints one object:
+  {"app", "version", "active_generation" (0: none yet), "revision",
+   "sessions" (in all generations), "generations": [GENERATION, ...]}
+where GENERATION is as in gatewayctl generations --json.`,
+		do: status,
+	},
+	{
+		name: "generations", flags: []string{"json"},
+		summary: "list the generations, oldest first",
+		help: `Lists every generation the gateway runs, oldest first: number, state
+(starting, active, detached, retiring), revision, scope unit, worker pids,
+pinned sessions, requests in flight, upgraded (WebSocket) connections, when
+it started, when it was detached, and when its drain is cut short.
+
+With --json, prints an array of objects:
+  {"id", "state", "revision", "unit" ("" without systemd), "pids": [PID, ...],
+   "sessions", "in_flight", "upgraded", "started", "detached", "deadline"}
+Times are RFC 3339 in UTC, null when not set ("deadline": null is no drain
+limit).`,
+		do: generations,
+	},
+	{
+		name: "sessions", flags: []string{"json", "generation"},
+		summary: "list the pinned sessions (their hashes, never their ids)",
+		help: `Lists the pinned sessions by generation: the keyed hash of the session id
+(the gateway never keeps the id), the generation and instance it is pinned
+to, and how long it has been idle. Needs root or the gateway-admin group.
+
+With --json, prints an array of objects:
+  {"hash", "generation", "instance", "idle_seconds"}`,
+		do: sessions,
+	},
+	{
+		name: "upgrade", waits: true,
+		summary: "start a generation on the current revision; wait until it is active",
+		help: `Starts a new generation on the app's current revision, waits until it has
+passed its readiness check and takes new sessions, and prints
+"generation N is active (revision R)". The previous generation is detached:
+it keeps its sessions and retires when the last one has ended.
+
+If the new generation cannot start, prints why and exits 1; the previous
+generation stays active. systemctl reload gateway runs this command. It waits
+as long as the gateway takes, unless --timeout is given.`,
+		do: upgrade,
+	},
+	{
+		name: "detach", args: "N", waits: true,
+		summary: "replace active generation N by a new one on the current revision",
+		help: `Detaches the active generation N: starts a replacement on the current
+revision and, once the replacement is active, detaches N, which keeps its
+sessions. Prints "generation N detached; generation M is active (revision
+R)". Waits as long as the gateway takes, unless --timeout is given.`,
+		bind: bindGeneration, do: detach,
+	},
+	{
+		name: "retire", args: "N", flags: []string{"force"},
+		summary: "stop detached generation N without waiting for its sessions to end",
+		help: `Stops the detached generation N now rather than when its last session
+ends. The gateway refuses while N still has sessions, requests in flight or
+upgraded connections, unless --force is given: then they are dropped.`,
+		bind: bindGeneration, do: retire,
+	},
+	{
+		name: "end-session", args: "HASH",
+		summary: "end one pinned session, by the hash gatewayctl sessions shows",
+		help: `Ends the pin of one session, named by the hash gatewayctl sessions shows
+(32 hex digits).`,
+		bind: bindHash, do: endSession,
+	},
+	{
+		name: "help", args: "[COMMAND]",
+		summary: "show the help of gatewayctl or of one command",
+		help:    `Shows the commands and flags, or the help of one command.`,
+	},
+}
+
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// takes says whether the command accepts a flag.
+func (c *command) takes(flag string) bool {
+	return slices.Contains(globalFlags, flag) || slices.Contains(c.flags, flag) ||
+		flag == "help" || flag == "h" || flag == "version"
+}
+
+// synopsis is the command's usage line.
+func (c *command) synopsis() string {
+	s := "gatewayctl [--system | --user] [--instance NAME] " + c.name
+	if c.args != "" {
+		s += " " + c.args
+	}
+	for _, f := range c.flags {
+		switch f {
+		case "generation":
+			s += " [--generation N]"
+		default:
+			s += " [--" + f + "]"
+		}
+	}
+	return s
+}
+
+// parse checks and stores the command's arguments.
+func (c *command) parse(o *options, args []string) error {
+	if c.bind == nil {
+		if len(args) > 0 {
+			return fmt.Errorf("%s takes no arguments, got %q", c.name, args[0])
+		}
+		return nil
+	}
+	return c.bind(o, args)
+}
+
+func (c *command) run(ctx context.Context, gw gateway, o *options, w io.Writer) error {
+	return c.do(ctx, gw, o, w)
+}
+
+// one returns the single argument of a command that takes one.
+func one(args []string, what string) (string, error) {
+	switch {
+	case len(args) == 0:
+		return "", fmt.Errorf("missing %s", what)
+	case len(args) > 1:
+		return "", fmt.Errorf("unexpected argument %q after the %s", args[1], what)
+	}
+	return args[0], nil
+}
+
+func bindGeneration(o *options, args []string) error {
+	a, err := one(args, "generation number N")
+	if err != nil {
+		return err
+	}
+	n, err := strconv.ParseUint(a, 10, 32)
+	if err != nil || n == 0 {
+		return fmt.Errorf("%q is not a generation number (1, 2, 3...; gatewayctl generations lists them)", a)
+	}
+	o.gen = int(n)
+	return nil
+}
+
+// bindHash checks the form of proxy.SessionKey's String (32 hex digits), so
+// that a mistyped hash is a usage error rather than a round trip.
+func bindHash(o *options, args []string) error {
+	a, err := one(args, "session HASH")
+	if err != nil {
+		return err
+	}
+	if b, err := hex.DecodeString(a); err != nil || len(b) != 16 {
+		return fmt.Errorf("%q is not a session hash: want 32 hex digits, as gatewayctl sessions shows", a)
+	}
+	o.hash = a
+	return nil
+}
+
+func status(ctx context.Context, gw gateway, o *options, w io.Writer) error {
+	props, err := gw.Properties(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the gateway's properties: %w", err)
+	}
+	gens, err := gw.Generations(ctx)
+	if err != nil {
+		return fmt.Errorf("listing the generations: %w", err)
+	}
+	if o.json {
+		return writeJSON(w, statusJSON(props, gens))
+	}
+	return writeStatus(w, o.busName(), props, gens, o.now)
+}
+
+func generations(ctx context.Context, gw gateway, o *options, w io.Writer) error {
+	gens, err := gw.Generations(ctx)
+	if err != nil {
+		return fmt.Errorf("listing the generations: %w", err)
+	}
+	if o.json {
+		return writeJSON(w, generationsJSON(gens))
+	}
+	return writeGenerations(w, gens, o.now)
+}
+
+func sessions(ctx context.Context, gw gateway, o *options, w io.Writer) error {
+	ss, err := gw.Sessions(ctx)
+	if err != nil {
+		return fmt.Errorf("listing the sessions: %w", err)
+	}
+	if o.generation != 0 {
+		ss = slices.DeleteFunc(ss, func(s dbusapi.Session) bool { return s.Generation != uint32(o.generation) })
+	}
+	sortSessions(ss)
+	if o.json {
+		return writeJSON(w, sessionsJSON(ss))
+	}
+	return writeSessions(w, ss)
+}
+
+func upgrade(ctx context.Context, gw gateway, o *options, w io.Writer) error {
+	gen, err := gw.Upgrade(ctx)
+	if err != nil {
+		return fmt.Errorf("upgrade failed: %w", err)
+	}
+	_, err = fmt.Fprintln(w, activeLine(ctx, gw, gen))
+	return err
+}
+
+func detach(ctx context.Context, gw gateway, o *options, w io.Writer) error {
+	next, err := gw.Detach(ctx, o.gen)
+	if err != nil {
+		return fmt.Errorf("detaching generation %d: %w", o.gen, err)
+	}
+	_, err = fmt.Fprintf(w, "generation %d detached; %s\n", o.gen, activeLine(ctx, gw, next))
+	return err
+}
+
+func retire(ctx context.Context, gw gateway, o *options, w io.Writer) error {
+	if err := gw.Retire(ctx, o.gen, o.force); err != nil {
+		return fmt.Errorf("retiring generation %d: %w", o.gen, err)
+	}
+	msg := fmt.Sprintf("generation %d is retiring: its workers are being stopped", o.gen)
+	if o.force {
+		msg += " (forced: its sessions and connections are dropped)"
+	}
+	_, err := fmt.Fprintln(w, msg)
+	return err
+}
+
+func endSession(ctx context.Context, gw gateway, o *options, w io.Writer) error {
+	if err := gw.EndSession(ctx, o.hash); err != nil {
+		return fmt.Errorf("ending session %s: %w", o.hash, err)
+	}
+	_, err := fmt.Fprintf(w, "session %s ended\n", o.hash)
+	return err
+}
+
+// activeLine says which generation is now active and on what revision.
+// Upgrade and Detach answer only the number, so the revision takes one
+// more call; if that fails, the line goes without it: the upgrade itself
+// succeeded.
+func activeLine(ctx context.Context, gw gateway, gen int) string {
+	line := fmt.Sprintf("generation %d is active", gen)
+	gens, err := gw.Generations(ctx)
+	if err != nil {
+		return line
+	}
+	for _, g := range gens {
+		if int(g.ID) == gen {
+			return fmt.Sprintf("%s (revision %s)", line, g.Revision)
+		}
+	}
+	return line
+}
+
+// helpCommand is `gatewayctl help [COMMAND]`.
+func helpCommand(args []string, fs *flag.FlagSet, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) == 0:
+		writeHelp(stdout, fs)
+	case len(args) > 1:
+		return usageError(stderr, lookup("help"), fmt.Errorf("unexpected argument %q", args[1]))
+	case lookup(args[0]) == nil:
+		return usageError(stderr, lookup("help"), fmt.Errorf("unknown command %q", args[0]))
+	default:
+		writeCommandHelp(stdout, fs, lookup(args[0]))
+	}
+	return exitOK
+}
+
+// writeHelp is `gatewayctl --help`: the manual's synopsis, commands, flags
+// and exit status. Flag lines come from the flag set itself, so they cannot
+// drift from what is parsed.
+func writeHelp(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, `usage: gatewayctl [--system | --user] [--instance NAME] COMMAND [ARGUMENTS] [FLAGS]
+
+gatewayctl controls a running gateway over its D-Bus API (org.gatewayd.Gateway1).
+Flags may stand before or after the command.
+
+Commands:
+`)
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.args, c.summary)
+	}
+	tw.Flush()
+	fmt.Fprint(w, "\nFlags of every command:\n")
+	writeFlags(w, fs, append(slices.Clone(globalFlags), "help", "version"))
+	fmt.Fprint(w, "\nFlags of some commands:\n")
+	writeFlags(w, fs, []string{"json", "generation", "force"}, "(status, generations, sessions)", "(sessions)", "(retire)")
+	fmt.Fprint(w, `
+Exit status:
+  0  done
+  1  failed: the gateway refused or is not there; the reason is on stderr
+  2  usage error: nothing was asked of the gateway
+
+gatewayctl help COMMAND shows a command's help, its --json output among it.
+`)
+}
+
+// writeCommandHelp is `gatewayctl help COMMAND`.
+func writeCommandHelp(w io.Writer, fs *flag.FlagSet, c *command) {
+	fmt.Fprintf(w, "usage: %s\n\n%s\n", c.synopsis(), c.help)
+	if len(c.flags) > 0 {
+		fmt.Fprint(w, "\nFlags:\n")
+		writeFlags(w, fs, c.flags)
+	}
+	fmt.Fprint(w, "\nFlags of every command:\n")
+	writeFlags(w, fs, globalFlags)
+}
+
+// writeFlags lists flags by name, each with a note after its usage.
+func writeFlags(w io.Writer, fs *flag.FlagSet, names []string, notes ...string) {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	for i, name := range names {
+		f := fs.Lookup(name)
+		arg, usage := flag.UnquoteUsage(f)
+		flagText := "--" + name
+		if name == "help" {
+			flagText = "-h, --help"
+		}
+		if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !isBool {
+			flagText += " " + arg
+		}
+		if i < len(notes) {
+			usage = notes[i] + " " + usage
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", flagText, usage)
+	}
+	tw.Flush()
+}

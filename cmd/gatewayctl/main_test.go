@@ -1,0 +1,582 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/gatewayd/gateway/dbusapi"
+	"github.com/gatewayd/gateway/dbusapi/dbustest"
+)
+
+// fakeCore is the gateway behind the API: generations and sessions the
+// tests set, and the calls it was asked to make.
+type fakeCore struct {
+	mu       sync.Mutex
+	gens     []dbusapi.Generation
+	sessions []dbusapi.Session
+	err      error    // returned by every method if set
+	calls    []string // "detach 4", "retire 3 force=true", "end-session HASH"
+}
+
+func (f *fakeCore) record(call string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call)
+	return f.err
+}
+
+func (f *fakeCore) Upgrade(ctx context.Context) (int, error) {
+	if err := f.record("upgrade"); err != nil {
+		return 0, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.replaceActive(), nil
+}
+
+func (f *fakeCore) Detach(ctx context.Context, gen int) (int, error) {
+	if err := f.record(fmt.Sprintf("detach %d", gen)); err != nil {
+		return 0, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.replaceActive(), nil
+}
+
+// replaceActive starts generation max+1 on revision r<N> and detaches the
+// active one, as an upgrade does.
+func (f *fakeCore) replaceActive() int {
+	next := uint32(1)
+	for i, g := range f.gens {
+		next = max(next, g.ID+1)
+		if g.State == "active" {
+			f.gens[i].State = "detached"
+			f.gens[i].DetachedUSec = uint64(time.Now().UnixMicro())
+		}
+	}
+	f.gens = append(f.gens, dbusapi.Generation{ID: next, State: "active", Revision: fmt.Sprintf("r%d", next), StartedUSec: uint64(time.Now().UnixMicro())})
+	return int(next)
+}
+
+func (f *fakeCore) Retire(ctx context.Context, gen int, force bool) error {
+	return f.record(fmt.Sprintf("retire %d force=%t", gen, force))
+}
+
+func (f *fakeCore) Generations(ctx context.Context) ([]dbusapi.Generation, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.gens), f.err
+}
+
+func (f *fakeCore) Sessions(ctx context.Context) ([]dbusapi.Session, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.sessions), f.err
+}
+
+func (f *fakeCore) EndSession(ctx context.Context, hash string) error {
+	return f.record("end-session " + hash)
+}
+
+func (f *fakeCore) fail(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
+}
+
+func (f *fakeCore) called() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+var _ dbusapi.Core = (*fakeCore)(nil)
+
+// usec is a time the API way, d from now.
+func usec(d time.Duration) uint64 { return uint64(time.Now().Add(d).UnixMicro()) }
+
+const (
+	hashA = "0123456789abcdef0123456789abcdef"
+	hashB = "fedcba9876543210fedcba9876543210"
+	hashC = "00112233445566778899aabbccddeeff"
+)
+
+// newCore is a gateway in the middle of a life: generation 4 active for
+// 3h12m, 3 detached without a deadline, 2 detached with one in 2h49m and
+// draining its last connections, 5 starting. Times are half a minute off
+// the displayed unit, so that a slow test run shows the same text.
+func newCore() *fakeCore {
+	return &fakeCore{
+		gens: []dbusapi.Generation{
+			{ID: 2, State: "detached", Revision: "r2", Unit: "gateway-gen2.scope", PIDs: []uint32{1200},
+				InFlight: 1, Upgraded: 1,
+				StartedUSec: usec(-(51*time.Hour + 30*time.Second)), DetachedUSec: usec(-(5*time.Hour + 10*time.Minute + 30*time.Second)),
+				DeadlineUSec: usec(2*time.Hour + 49*time.Minute + 30*time.Second)},
+			{ID: 3, State: "detached", Revision: "r3", Unit: "gateway-gen3.scope", PIDs: []uint32{1300},
+				Sessions:    1,
+				StartedUSec: usec(-(5*time.Hour + 10*time.Minute + 30*time.Second)), DetachedUSec: usec(-(3*time.Hour + 12*time.Minute + 30*time.Second))},
+			{ID: 4, State: "active", Revision: "r4", Unit: "gateway-gen4.scope", PIDs: []uint32{1400, 1401},
+				Sessions: 12, InFlight: 2,
+				StartedUSec: usec(-(3*time.Hour + 12*time.Minute + 30*time.Second))},
+			{ID: 5, State: "starting", Revision: "r5", StartedUSec: usec(-2 * time.Second)},
+		},
+		sessions: []dbusapi.Session{
+			{Hash: hashB, Generation: 4, Instance: 2, IdleSeconds: 192},
+			{Hash: hashA, Generation: 3, Instance: 1, IdleSeconds: 3600},
+			{Hash: hashC, Generation: 4, Instance: 1, IdleSeconds: 5},
+		},
+	}
+}
+
+// serve puts core on a private bus under the name of instance ("":
+// gateway.service) and points --user at that bus.
+func serve(t *testing.T, core dbusapi.Core, instance string) {
+	t.Helper()
+	bus := dbustest.Start(t)
+	conn := bus.Conn(t)
+	reply, err := conn.RequestName(dbusapi.BusName(instance), dbus.NameFlagDoNotQueue)
+	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("owning %s: reply %v, error %v", dbusapi.BusName(instance), reply, err)
+	}
+	srv, err := dbusapi.Export(conn, core, dbusapi.Info{App: "notes", Version: "1.4.0"}, dbusapi.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Refresh(context.Background())
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", bus.Address)
+}
+
+// ctl runs gatewayctl as the shell would.
+func ctl(args ...string) (stdout, stderr string, code int) {
+	var out, errOut bytes.Buffer
+	code = run(args, &out, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+func TestReadCommands(t *testing.T) {
+	serve(t, newCore(), "")
+	tests := []struct {
+		args []string
+		want []string // in stdout, in this order
+	}{
+		{[]string{"--user", "status"}, []string{
+			"notes: gateway 1.4.0, org.gatewayd.Gateway1 on the user bus\n",
+			"   Active: generation 4 (revision r4) since ", "; up 3h12m\n",
+			"           gateway-gen4.scope, pids 1400, 1401; 12 sessions, 2 in flight, 0 upgraded\n",
+			" Sessions: 13 pinned\n",
+			" Starting: generation 5 (revision r5) since ",
+			" Detached: generation 3 (revision r3) since ", "; 3h12m ago\n",
+			"           gateway-gen3.scope, pids 1300; 1 session, 0 in flight, 0 upgraded\n",
+			"           no drain deadline: retires when its last session ends\n",
+			" Detached: generation 2 (revision r2) since ", "; 5h10m ago\n",
+			"           gateway-gen2.scope, pids 1200; 0 sessions, 1 in flight, 1 upgraded\n",
+			"           drain deadline ", "; in 2h49m\n",
+		}},
+		{[]string{"generations", "--user"}, []string{
+			"GEN  STATE     REVISION  UNIT                PIDS       SESSIONS  IN-FLIGHT  UPGRADED  STARTED    DETACHED   DRAIN DEADLINE\n",
+			"2    detached  r2        gateway-gen2.scope  1200       0         1          1         2d3h ago   5h10m ago  in 2h49m\n",
+			"3    detached  r3        gateway-gen3.scope  1300       1         0          0         5h10m ago  3h12m ago  -\n",
+			"4    active    r4        gateway-gen4.scope  1400,1401  12        2          0         3h12m ago  -          -\n",
+			"5    starting  r5        -                   -          0         0          0         ",
+		}},
+		{[]string{"--user", "sessions"}, []string{
+			"SESSION                           GEN  INSTANCE  IDLE\n",
+			hashA + "  3    1         1h\n",
+			hashC + "  4    1         5s\n",
+			hashB + "  4    2         3m12s\n",
+		}},
+		{[]string{"--user", "sessions", "--generation", "4"}, []string{hashC, hashB}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			out, errOut, code := ctl(tt.args...)
+			if code != exitOK {
+				t.Fatalf("exit %d, want 0; stderr %q", code, errOut)
+			}
+			rest := out
+			for _, w := range tt.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("got %q, want %q in it (after what came before)", out, w)
+				}
+				rest = rest[i+len(w):]
+			}
+		})
+	}
+	t.Run("sessions --generation 4 leaves out the others", func(t *testing.T) {
+		out, _, _ := ctl("--user", "sessions", "--generation=4")
+		if strings.Contains(out, hashA) {
+			t.Errorf("got %q, want no session of generation 3", out)
+		}
+	})
+}
+
+// The documented JSON, decoded strictly: a field renamed or added without
+// the docs is a failure here.
+type wantGeneration struct {
+	ID       uint32     `json:"id"`
+	State    string     `json:"state"`
+	Revision string     `json:"revision"`
+	Unit     string     `json:"unit"`
+	PIDs     []uint32   `json:"pids"`
+	Sessions uint32     `json:"sessions"`
+	InFlight uint32     `json:"in_flight"`
+	Upgraded uint32     `json:"upgraded"`
+	Started  *time.Time `json:"started"`
+	Detached *time.Time `json:"detached"`
+	Deadline *time.Time `json:"deadline"`
+}
+
+type wantStatus struct {
+	App              string           `json:"app"`
+	Version          string           `json:"version"`
+	ActiveGeneration uint32           `json:"active_generation"`
+	Revision         string           `json:"revision"`
+	Sessions         uint32           `json:"sessions"`
+	Generations      []wantGeneration `json:"generations"`
+}
+
+type wantSession struct {
+	Hash        string `json:"hash"`
+	Generation  uint32 `json:"generation"`
+	Instance    uint32 `json:"instance"`
+	IdleSeconds uint32 `json:"idle_seconds"`
+}
+
+func decodeStrict(t *testing.T, s string, v any) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("decoding %q: %v", s, err)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	core := newCore()
+	serve(t, core, "")
+
+	t.Run("status", func(t *testing.T) {
+		out, errOut, code := ctl("--user", "status", "--json")
+		if code != exitOK {
+			t.Fatalf("exit %d, want 0; stderr %q", code, errOut)
+		}
+		var got wantStatus
+		decodeStrict(t, out, &got)
+		if got.App != "notes" || got.Version != "1.4.0" || got.ActiveGeneration != 4 || got.Revision != "r4" || got.Sessions != 13 {
+			t.Errorf("got %+v, want notes 1.4.0, active 4 on r4, 13 sessions", got)
+		}
+		if len(got.Generations) != 4 {
+			t.Fatalf("got %d generations, want 4", len(got.Generations))
+		}
+		checkGenerations(t, got.Generations, core.gens)
+	})
+	t.Run("generations", func(t *testing.T) {
+		out, _, code := ctl("--user", "--json", "generations")
+		if code != exitOK {
+			t.Fatalf("exit %d, want 0", code)
+		}
+		var got []wantGeneration
+		decodeStrict(t, out, &got)
+		checkGenerations(t, got, core.gens)
+	})
+	t.Run("null times and empty pids", func(t *testing.T) {
+		out, _, _ := ctl("--user", "generations", "--json")
+		var raw []map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(out), &raw); err != nil {
+			t.Fatal(err)
+		}
+		starting := raw[3]
+		for key, want := range map[string]string{"detached": "null", "deadline": "null", "pids": "[]", "unit": `""`} {
+			if got := string(starting[key]); got != want {
+				t.Errorf("generation 5 %s: got %q, want %q", key, got, want)
+			}
+		}
+	})
+	t.Run("sessions", func(t *testing.T) {
+		out, _, code := ctl("--user", "sessions", "--json", "--generation", "4")
+		if code != exitOK {
+			t.Fatalf("exit %d, want 0", code)
+		}
+		var got []wantSession
+		decodeStrict(t, out, &got)
+		want := []wantSession{{hashC, 4, 1, 5}, {hashB, 4, 2, 192}}
+		if !slices.Equal(got, want) {
+			t.Errorf("got %+v, want %+v", got, want)
+		}
+	})
+}
+
+func checkGenerations(t *testing.T, got []wantGeneration, gens []dbusapi.Generation) {
+	t.Helper()
+	if len(got) != len(gens) {
+		t.Fatalf("got %d generations, want %d", len(got), len(gens))
+	}
+	at := func(us uint64) *time.Time {
+		if us == 0 {
+			return nil
+		}
+		t := time.UnixMicro(int64(us))
+		return &t
+	}
+	sameTime := func(a, b *time.Time) bool { return a == nil && b == nil || a != nil && b != nil && a.Equal(*b) }
+	for i, g := range gens {
+		w := wantGeneration{ID: g.ID, State: g.State, Revision: g.Revision, Unit: g.Unit, PIDs: g.PIDs,
+			Sessions: g.Sessions, InFlight: g.InFlight, Upgraded: g.Upgraded,
+			Started: at(g.StartedUSec), Detached: at(g.DetachedUSec), Deadline: at(g.DeadlineUSec)}
+		if w.PIDs == nil {
+			w.PIDs = []uint32{}
+		}
+		h := got[i]
+		if h.ID != w.ID || h.State != w.State || h.Revision != w.Revision || h.Unit != w.Unit || !slices.Equal(h.PIDs, w.PIDs) ||
+			h.Sessions != w.Sessions || h.InFlight != w.InFlight || h.Upgraded != w.Upgraded ||
+			!sameTime(h.Started, w.Started) || !sameTime(h.Detached, w.Detached) || !sameTime(h.Deadline, w.Deadline) {
+			t.Errorf("generation %d: got %+v, want %+v", g.ID, h, w)
+		}
+	}
+}
+
+func TestStatusJSONTimesAreRFC3339UTC(t *testing.T) {
+	doc := statusJSON(dbusapi.Properties{}, []dbusapi.Generation{{ID: 1, State: "active", StartedUSec: 1_763_633_045_000_000}})
+	b, err := json.Marshal(doc.Generations[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"started":"2025-11-20T10:04:05Z"`; !strings.Contains(string(b), want) {
+		t.Errorf("got %s, want %s in it", b, want)
+	}
+	b, _ = json.Marshal(statusJSON(dbusapi.Properties{}, nil))
+	if want := `"generations":[]`; !strings.Contains(string(b), want) {
+		t.Errorf("got %s, want %s in it: no generations is an empty array, not null", b, want)
+	}
+}
+
+func TestMutatingCommands(t *testing.T) {
+	tests := []struct {
+		args     []string
+		wantCall string
+		wantOut  string
+	}{
+		{[]string{"upgrade"}, "upgrade", "generation 6 is active (revision r6)\n"},
+		{[]string{"detach", "4"}, "detach 4", "generation 4 detached; generation 6 is active (revision r6)\n"},
+		{[]string{"retire", "3"}, "retire 3 force=false", "generation 3 is retiring: its workers are being stopped\n"},
+		{[]string{"retire", "--force", "2"}, "retire 2 force=true", "generation 2 is retiring: its workers are being stopped (forced: its sessions and connections are dropped)\n"},
+		{[]string{"retire", "2", "--force"}, "retire 2 force=true", "generation 2 is retiring"},
+		{[]string{"end-session", hashA}, "end-session " + hashA, "session " + hashA + " ended\n"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			core := newCore()
+			serve(t, core, "")
+			out, errOut, code := ctl(append([]string{"--user"}, tt.args...)...)
+			if code != exitOK {
+				t.Fatalf("exit %d, want 0; stderr %q", code, errOut)
+			}
+			if !strings.HasPrefix(out, tt.wantOut) {
+				t.Errorf("stdout: got %q, want %q", out, tt.wantOut)
+			}
+			if got := core.called(); !slices.Equal(got, []string{tt.wantCall}) {
+				t.Errorf("calls: got %q, want %q", got, []string{tt.wantCall})
+			}
+		})
+	}
+}
+
+func TestInstance(t *testing.T) {
+	serve(t, newCore(), "blue")
+	out, errOut, code := ctl("--user", "--instance", "blue", "status")
+	if code != exitOK {
+		t.Fatalf("exit %d, want 0; stderr %q", code, errOut)
+	}
+	if want := "notes: gateway 1.4.0, org.gatewayd.Gateway1.i_blue on the user bus\n"; !strings.HasPrefix(out, want) {
+		t.Errorf("got %q, want it to start with %q", out, want)
+	}
+}
+
+// Failures are exit 1 with the reason, and what to do, on stderr; nothing
+// on stdout.
+func TestFailures(t *testing.T) {
+	tests := []struct {
+		name     string
+		instance string // the gateway serving on the bus
+		coreErr  error
+		args     []string
+		want     []string // in stderr
+	}{
+		{"no gateway", "blue", nil, []string{"--user", "status"}, []string{
+			"gatewayctl: no gateway on the user bus (org.gatewayd.Gateway1): is gateway.service running? (systemctl --user status gateway.service)\n"}},
+		{"no such instance", "blue", nil, []string{"--user", "--instance", "green", "generations"}, []string{
+			"org.gatewayd.Gateway1.i_green", "is gateway@green.service running? (systemctl --user status gateway@green.service)"}},
+		{"upgrade failed", "", dbusapi.Errorf(dbusapi.ErrNameUpgradeFailed, errors.New("generation 6 did not become ready within 30s: worker exited with status 1; generation 4 is still active")),
+			[]string{"--user", "upgrade"}, []string{
+				"gatewayctl: upgrade failed: generation 6 did not become ready within 30s: worker exited with status 1; generation 4 is still active\n"}},
+		{"a plain error is an upgrade failure too", "", errors.New("no revision to start"),
+			[]string{"--user", "upgrade"}, []string{"gatewayctl: upgrade failed: no revision to start\n"}},
+		{"retire refused", "", dbusapi.Errorf(dbusapi.ErrNameInvalidState, errors.New("generation 3 still has 1 sessions, 0 requests and 0 upgraded connections: retire it with force to drop them")),
+			[]string{"--user", "retire", "3"}, []string{"gatewayctl: retiring generation 3: generation 3 still has 1 sessions"}},
+		{"no such generation", "", dbusapi.Errorf(dbusapi.ErrNameNoSuchGeneration, errors.New("generation 9: no such generation")),
+			[]string{"--user", "detach", "9"}, []string{"gatewayctl: detaching generation 9: generation 9: no such generation\n",
+				"gatewayctl: gatewayctl generations lists the generations\n"}},
+		{"access denied", "", dbusapi.Errorf(dbusapi.ErrNameAccessDenied, errors.New("uid 1000 may not end sessions: only root and members of the gateway-admin group may")),
+			[]string{"--user", "end-session", hashA}, []string{"gatewayctl: ending session " + hashA + ": uid 1000 may not end sessions",
+				"gatewayctl: run as root or as a member of the gateway-admin group\n"}},
+		{"listing fails", "", errors.New("supervisor stopped"),
+			[]string{"--user", "sessions"}, []string{"gatewayctl: listing the sessions: supervisor stopped\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			core := newCore()
+			core.fail(tt.coreErr)
+			serve(t, core, tt.instance)
+			out, errOut, code := ctl(tt.args...)
+			if code != exitFail {
+				t.Errorf("exit: got %d, want %d", code, exitFail)
+			}
+			if out != "" {
+				t.Errorf("stdout: got %q, want nothing", out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr: got %q, want %q in it", errOut, w)
+				}
+			}
+		})
+	}
+}
+
+// Usage errors are exit 2 and never reach the gateway: no bus is needed.
+func TestUsage(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+	tests := []struct {
+		args []string
+		want string // in stderr
+	}{
+		{nil, "gatewayctl: no command given\n"},
+		{[]string{"--user"}, "gatewayctl: no command given\n"},
+		{[]string{"frobnicate"}, `gatewayctl: unknown command "frobnicate"`},
+		{[]string{"--bogus", "status"}, "gatewayctl: flag provided but not defined: -bogus\n"},
+		{[]string{"status", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"status", "now"}, `gatewayctl: status takes no arguments, got "now"`},
+		{[]string{"status", "--force"}, "gatewayctl: status does not take --force\n"},
+		{[]string{"upgrade", "--json"}, "gatewayctl: upgrade does not take --json\n"},
+		{[]string{"generations", "--generation", "3"}, "generations does not take --generation"},
+		{[]string{"--user", "--system", "status"}, "gatewayctl: --user and --system: pick one bus\n"},
+		{[]string{"status", "--timeout", "-1s"}, "--timeout -1s: want a positive duration"},
+		{[]string{"status", "--timeout", "soon"}, `invalid value "soon" for flag -timeout`},
+		{[]string{"sessions", "--generation", "0"}, "--generation 0: generations are numbered from 1"},
+		{[]string{"sessions", "--generation", "x"}, `invalid value "x" for flag -generation`},
+		{[]string{"retire"}, "gatewayctl: missing generation number N\nusage: gatewayctl [--system | --user] [--instance NAME] retire N [--force] (gatewayctl help retire)\n"},
+		{[]string{"retire", "three"}, `gatewayctl: "three" is not a generation number`},
+		{[]string{"detach", "0"}, `gatewayctl: "0" is not a generation number`},
+		{[]string{"detach", "-1"}, "flag provided but not defined: -1"},
+		{[]string{"detach", "--", "-1"}, `gatewayctl: "-1" is not a generation number`},
+		{[]string{"detach", "4", "5"}, `unexpected argument "5" after the generation number N`},
+		{[]string{"end-session"}, "gatewayctl: missing session HASH"},
+		{[]string{"end-session", "abc"}, `gatewayctl: "abc" is not a session hash: want 32 hex digits`},
+		{[]string{"help", "frobnicate"}, `gatewayctl: unknown command "frobnicate"`},
+		{[]string{"help", "status", "retire"}, `unexpected argument "retire"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			out, errOut, code := ctl(tt.args...)
+			if code != exitUsage {
+				t.Errorf("exit: got %d, want %d", code, exitUsage)
+			}
+			if out != "" {
+				t.Errorf("stdout: got %q, want nothing", out)
+			}
+			if !strings.Contains(errOut, tt.want) {
+				t.Errorf("stderr: got %q, want %q in it", errOut, tt.want)
+			}
+		})
+	}
+}
+
+// The help is the manual: it names every command and every flag.
+func TestHelp(t *testing.T) {
+	fs, _ := newFlags()
+	var flags []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name != "h" {
+			flags = append(flags, "--"+f.Name)
+		}
+	})
+	var names []string
+	for _, c := range commands {
+		names = append(names, c.name)
+	}
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--help"}, append(slices.Clone(names), flags...)},
+		{[]string{"-h"}, names},
+		{[]string{"help"}, names},
+		{[]string{"--user", "help"}, names},
+		{[]string{"help", "retire"}, []string{"usage: gatewayctl [--system | --user] [--instance NAME] retire N [--force]\n", "--force", "--user", "--timeout DURATION"}},
+		{[]string{"retire", "--help"}, []string{"retire N [--force]", "--force"}},
+		{[]string{"--help", "sessions"}, []string{"sessions [--json] [--generation N]", "--generation N", `"idle_seconds"`}},
+		{[]string{"help", "status"}, []string{`"active_generation"`, `"generations"`}},
+		{[]string{"help", "generations"}, []string{`"in_flight"`, `"deadline"`, "RFC 3339"}},
+		{[]string{"--version"}, []string{"gatewayctl dev\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			out, errOut, code := ctl(tt.args...)
+			if code != exitOK {
+				t.Fatalf("exit %d, want 0; stderr %q", code, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("got %q, want %q in it", out, w)
+				}
+			}
+		})
+	}
+}
+
+// A slow upgrade is waited for however long it takes by default, and
+// given up on with --timeout, saying the upgrade goes on.
+func TestUpgradeWaits(t *testing.T) {
+	core := &slowCore{fakeCore: newCore(), delay: 300 * time.Millisecond}
+	serve(t, core, "")
+	out, errOut, code := ctl("--user", "upgrade")
+	if code != exitOK || out != "generation 6 is active (revision r6)\n" {
+		t.Errorf("got exit %d, stdout %q, stderr %q; want 0 and generation 6 active", code, out, errOut)
+	}
+	_, errOut, code = ctl("--user", "upgrade", "--timeout", "50ms")
+	if want := "gatewayctl: upgrade: the gateway did not answer within 50ms (--timeout): it goes on in the gateway; gatewayctl status shows how it ends\n"; code != exitFail || errOut != want {
+		t.Errorf("got exit %d, stderr %q; want 1 and %q", code, errOut, want)
+	}
+}
+
+type slowCore struct {
+	*fakeCore
+	delay time.Duration
+}
+
+func (s *slowCore) Upgrade(ctx context.Context) (int, error) {
+	time.Sleep(s.delay)
+	return s.fakeCore.Upgrade(ctx)
+}
+
+func TestNoBus(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+t.TempDir()+"/bus")
+	out, errOut, code := ctl("--user", "status")
+	want := "gatewayctl: is a systemd --user manager running with its bus? ($DBUS_SESSION_BUS_ADDRESS, or $XDG_RUNTIME_DIR/bus)\n"
+	if code != exitFail || out != "" || !strings.HasPrefix(errOut, "gatewayctl: connecting to the user bus: ") || !strings.HasSuffix(errOut, want) {
+		t.Errorf("got exit %d, stdout %q, stderr %q; want 1, nothing, and %q at the end of stderr", code, out, errOut, want)
+	}
+}
