@@ -50,16 +50,36 @@ type sessionDoc struct {
 }
 
 // statusJSON is the status document from what the API reports: its
-// properties and its generations.
+// identity from the properties, everything else from the one snapshot of
+// ListGenerations (the properties follow session counts only every second
+// or so, and must not disagree with the generations listed).
 func statusJSON(props dbusapi.Properties, gens []dbusapi.Generation) statusDoc {
+	sum := summarize(gens)
 	return statusDoc{
 		App:              props.App,
 		Version:          props.Version,
-		ActiveGeneration: props.ActiveGeneration,
-		Revision:         props.Revision,
-		Sessions:         props.Sessions,
+		ActiveGeneration: sum.active,
+		Revision:         sum.revision,
+		Sessions:         sum.sessions,
 		Generations:      generationsJSON(gens),
 	}
+}
+
+type summary struct {
+	active   uint32
+	revision string
+	sessions uint32
+}
+
+func summarize(gens []dbusapi.Generation) summary {
+	var s summary
+	for _, g := range gens {
+		s.sessions += g.Sessions
+		if g.State == "active" {
+			s.active, s.revision = g.ID, g.Revision
+		}
+	}
+	return s
 }
 
 func generationsJSON(gens []dbusapi.Generation) []generationDoc {

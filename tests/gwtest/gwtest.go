@@ -17,9 +17,10 @@ import (
 	"time"
 )
 
-// Binaries are gatewayd and the notes sample app, built once per test binary.
+// Binaries are gatewayd, gatewayctl and the notes sample app, built once
+// per test binary.
 type Binaries struct {
-	Dir, Gatewayd, Notes string
+	Dir, Gatewayd, Gatewayctl, Notes string
 }
 
 // Build compiles gatewayd and the notes app into a temp dir. With
@@ -30,8 +31,9 @@ func Build(root string) (*Binaries, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Binaries{Dir: dir, Gatewayd: filepath.Join(dir, "gatewayd"), Notes: filepath.Join(dir, "notes")}
-	for target, pkg := range map[string]string{b.Gatewayd: "./cmd/gatewayd", b.Notes: "./examples/notes"} {
+	b := &Binaries{Dir: dir, Gatewayd: filepath.Join(dir, "gatewayd"), Gatewayctl: filepath.Join(dir, "gatewayctl"),
+		Notes: filepath.Join(dir, "notes")}
+	for target, pkg := range map[string]string{b.Gatewayd: "./cmd/gatewayd", b.Gatewayctl: "./cmd/gatewayctl", b.Notes: "./examples/notes"} {
 		args := []string{"build", "-o", target}
 		if os.Getenv("GATEWAY_E2E_RACE") == "1" && target == b.Gatewayd {
 			args = append(args, "-race")

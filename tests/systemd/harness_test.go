@@ -103,7 +103,7 @@ Requires=gateway.socket
 Type=notify
 NotifyAccess=main
 ExecStart=%s --config %s --log-level debug
-ExecReload=/bin/kill -HUP $MAINPID
+ExecReload=%s --user upgrade
 Restart=on-failure
 RestartSec=100ms
 TimeoutStopSec=30
@@ -111,7 +111,7 @@ RuntimeDirectory=gateway-notes
 RuntimeDirectoryPreserve=restart
 StateDirectory=gateway-notes
 %s
-`, bin.Gatewayd, g.config, o.service))
+`, bin.Gatewayd, g.config, bin.Gatewayctl, o.service))
 	m.MustSystemctl(t, "start", "gateway.socket")
 	if !gwtest.Poll(20*time.Second, func() bool { return g.healthy() }) {
 		t.Fatalf("the gateway did not answer through its socket within 20s; manager log:\n%s", m.Log())
