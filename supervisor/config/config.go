@@ -11,6 +11,7 @@ type Config struct {
 	Sessions  Sessions  `toml:"sessions"`
 	Drain     Drain     `toml:"drain"`
 	Systemd   Systemd   `toml:"systemd"`
+	Admin     Admin     `toml:"admin"`
 
 	// File is the path the config was loaded from ("" for Parse with no
 	// name). It is used in error messages and for the default App.Name.
@@ -165,6 +166,14 @@ type Sessions struct {
 	// "/", no query) after whose answer the pin ends and the session cookie
 	// is expired. Duplicates are an error. Default: none.
 	LogoutPaths []string `toml:"logout_paths"`
+
+	// SwitchPath (switch_path) is a path a logged-in user (or a tester) can
+	// visit to move to the newest revision: the gateway drops that
+	// session's pin and affinity cookie and redirects back, so the next
+	// request lands on the active generation; the app's own session on the
+	// old generation then ends by idle expiry. "" (the default) turns it
+	// off. Starts with "/", e.g. "/.gateway/switch"; not a logout path.
+	SwitchPath string `toml:"switch_path"`
 }
 
 // Drain is the [drain] table: how a detached generation ends.

@@ -53,6 +53,7 @@ func (c *Config) setDefaults() {
 		MaxTime:     D(24 * time.Hour),
 		CloseWindow: D(time.Minute),
 	}
+	c.Admin = Admin{User: "admin"}
 	c.Systemd = Systemd{
 		Manager: "auto",
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/BurntSushi/toml"
 )
@@ -66,6 +67,15 @@ func (c *Config) validate() Errors {
 	c.Sessions.check(ck)
 	c.Drain.check(ck)
 	c.Systemd.check(ck)
+	c.Admin.check(ck)
+	if p := c.Sessions.SwitchPath; p != "" {
+		switch {
+		case !validPath(p) || containsAny(p, "?#"):
+			ck.add("sessions.switch_path", `%q is not a path, want one starting with "/" and without a query, e.g. "/.gateway/switch"`, p)
+		case slices.Contains(c.Sessions.LogoutPaths, p):
+			ck.add("sessions.switch_path", "%q is also a logout path", p)
+		}
+	}
 	return ck.errs
 }
 

@@ -1,0 +1,64 @@
+package config
+
+import (
+	"net"
+	"strings"
+)
+
+// Admin is the [admin] table: the admin console and Prometheus metrics,
+// served on a listener of their own.
+type Admin struct {
+	// Listen (listen) is where the console is served: "host:port" or
+	// "unix:/absolute/path". "" (the default) turns it off, unless systemd
+	// passes a socket named "admin" (FileDescriptorName=admin). An address
+	// that is neither loopback nor a unix socket needs a password.
+	Listen string `toml:"listen"`
+
+	// User (user) is the login name when a password is set. Default "admin".
+	User string `toml:"user"`
+
+	// PasswordHash (password_hash) is a bcrypt hash of the console's
+	// password (e.g. from `htpasswd -nbB admin SECRET`, the part after the
+	// colon). Required when Listen is not loopback or a unix socket; with
+	// it set, the console asks for a login everywhere. Default "".
+	PasswordHash string `toml:"password_hash"`
+}
+
+func (a *Admin) check(ck *checker) {
+	if a.Listen != "" {
+		if p, ok := strings.CutPrefix(a.Listen, "unix:"); ok {
+			ck.absPath("admin.listen", p, "unix:/run/gateway/admin.sock")
+		} else if _, _, err := net.SplitHostPort(a.Listen); err != nil {
+			ck.add("admin.listen", `%q is not "host:port" or "unix:/path"`, a.Listen)
+		} else if !a.Local() && a.PasswordHash == "" {
+			ck.add("admin.password_hash", "required: admin.listen %q is reachable from other machines; set a bcrypt hash, or listen on loopback or a unix socket", a.Listen)
+		}
+	}
+	if a.PasswordHash != "" && !bcryptHash(a.PasswordHash) {
+		ck.add("admin.password_hash", "not a bcrypt hash (want $2a$, $2b$ or $2y$ followed by the cost and 53 characters)")
+	}
+	if a.User == "" {
+		ck.add("admin.user", `empty, want a login name (default "admin")`)
+	}
+}
+
+// Local reports whether Listen can be reached only from this machine: a
+// unix socket or a loopback address.
+func (a Admin) Local() bool {
+	if strings.HasPrefix(a.Listen, "unix:") {
+		return true
+	}
+	host, _, err := net.SplitHostPort(a.Listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func bcryptHash(h string) bool {
+	return len(h) == 60 && (strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$") || strings.HasPrefix(h, "$2y$")) && h[6] == '$'
+}
