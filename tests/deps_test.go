@@ -22,6 +22,7 @@ func TestImportRules(t *testing.T) {
 		{pkg: "./examples/...", stdOnly: true},
 		{pkg: "./supervisor", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy", mod + "dbusapi", mod + "cmd"}},
 		{pkg: "./supervisor/config", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy"}},
+		{pkg: "./unitgen", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy", mod + "supervisor/systemd"}},
 		{pkg: "./supervisor/process", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy"}},
 	}
 	for _, r := range rules {
