@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 . tests/ensure-go.sh
 
 # The systemd integration tests start a confined `systemd --user` manager
-# (tests/sdtest); they need these packages and must not be skipped.
+# (tests/sdtest) and boot Debian under systemd-nspawn (tests/nspawn);
+# they need these packages and must not be skipped.
 missing=""
-for p in systemd dbus dbus-user-session; do
+for p in systemd dbus dbus-user-session systemd-container debootstrap; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
