@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 
 # The systemd integration tests start a confined `systemd --user` manager
 # (tests/sdtest) and boot Debian under systemd-nspawn (tests/nspawn);
-# they need these packages and must not be skipped.
+# packaging/ checks the packages with lintian and rpm. They need these
+# packages and must not be skipped.
 missing=""
-for p in systemd dbus dbus-user-session systemd-container debootstrap; do
+for p in systemd dbus dbus-user-session systemd-container debootstrap lintian rpm; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
@@ -18,6 +19,22 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 export GATEWAY_REQUIRE_SYSTEMD=1
+
+# The admin console's browser test (tests/e2e/admin_test.go) drives Debian's
+# chromium with playwright-core (tests/browser, which downloads no browser);
+# with GATEWAY_REQUIRE_SYSTEMD=1 it must not be skipped either.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing chromium (for the admin console's browser test)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if ! command -v npm >/dev/null; then
+  echo "== installing nodejs and npm (for the admin console's browser test)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+echo "== npm ci --prefix tests/browser"
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
 echo "== go $(go env GOVERSION), $(nproc) cores"
 go mod download
