@@ -10,7 +10,9 @@
 //	signal    GenerationChanged(u generation, s state, s revision)
 //
 // The API exposes a [Core] it defines itself; cmd/gatewayd adapts the
-// supervisor and the proxy to it. Callers are checked by the gateway, not
+// supervisor and the proxy to it. The admin console (package admin) is a
+// second front of the same Core; both fronts show the same status
+// document ([Status]: gatewayctl status --json, the console's /api/status). Callers are checked by the gateway, not
 // only by the bus policy: mutating methods and ListSessions need root, the
 // gateway's own user, or membership in the admin group (GetConnectionUnixUser).
 // Everything is introspectable, so busctl works without reading this code:

@@ -54,13 +54,19 @@ var benchSessionID = base64.RawURLEncoding.EncodeToString([]byte("an id of thirt
 // returns the Proxy and the URL clients use.
 func benchProxy(tb testing.TB, backend *httptest.Server) (*Proxy, string) {
 	tb.Helper()
+	return benchProxyObserved(tb, backend, nil)
+}
+
+// benchProxyObserved is benchProxy with an Observer (nil: none).
+func benchProxyObserved(tb testing.TB, backend *httptest.Server, obs Observer) (*Proxy, string) {
+	tb.Helper()
 	src := &benchSource{r: &Routes{Active: &Generation{ID: 1, Revision: "r1",
 		Instances: []Instance{{Index: 1, Network: "tcp", Address: backend.Listener.Addr().String()}}}}}
 	h, err := NewHasher(benchSecret)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p, err := New(Options{Source: src, Hasher: h, SessionCookie: "SID",
+	p, err := New(Options{Source: src, Hasher: h, SessionCookie: "SID", Observer: obs,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
@@ -146,8 +152,10 @@ func benchAnonymous(b *testing.B) benchTarget {
 	return benchTarget{url: base + "/whoami"}
 }
 
-func benchPinned(b *testing.B) benchTarget {
-	p, base := benchProxy(b, benchBackend(b))
+func benchPinned(b *testing.B) benchTarget { return benchPinnedObserved(b, nil) }
+
+func benchPinnedObserved(b *testing.B, obs Observer) benchTarget {
+	p, base := benchProxyObserved(b, benchBackend(b), obs)
 	cookie := benchLogin(b, benchClient(b), base)
 	if got := p.Usage(1).Sessions; got != 1 {
 		b.Fatalf("sessions pinned after login: got %d, want 1", got)
@@ -200,6 +208,17 @@ func BenchmarkProxyAnonymous(b *testing.B) { benchSerial(b, benchAnonymous(b)) }
 // BenchmarkProxyPinned: a logged-in browser, session and affinity cookies,
 // pinned session; the common case.
 func BenchmarkProxyPinned(b *testing.B) { benchSerial(b, benchPinned(b)) }
+
+// BenchmarkProxyPinnedObserved is ProxyPinned with an Observer that does
+// nothing: what observing costs the proxy itself (the pooled writer that
+// records the status, two clock readings). cmd/gatewayd's
+// BenchmarkProxyPinnedMetrics adds the Prometheus metrics.
+func BenchmarkProxyPinnedObserved(b *testing.B) { benchSerial(b, benchPinnedObserved(b, benchNoop{})) }
+
+// benchNoop is an Observer that does nothing.
+type benchNoop struct{}
+
+func (benchNoop) Request(int, int, time.Duration) {}
 
 func BenchmarkDirectParallel(b *testing.B)         { benchParallel(b, benchDirect(b)) }
 func BenchmarkProxyAnonymousParallel(b *testing.B) { benchParallel(b, benchAnonymous(b)) }

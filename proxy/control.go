@@ -81,6 +81,10 @@ func (p *Proxy) RestorePins(pins []Pin) (restored int) {
 // garbled, stale, or naming a generation that is gone).
 func (p *Proxy) RejectedAffinity() int64 { return p.rejected.Load() }
 
+// Switched counts sessions that the switch path moved to the active
+// generation.
+func (p *Proxy) Switched() int64 { return p.switched.Load() }
+
 // ExpireIdle ends pins idle for longer than the idle timeout and returns how
 // many per generation.
 //

@@ -15,7 +15,13 @@
 // A pin starts when a response sets the app's session cookie and ends when
 // the app deletes it, sends the end header, answers a configured logout path,
 // or when the session is idle too long. Only a keyed hash of the session id
-// is kept (see [Hasher]); raw ids never leave the request.
+// is kept (see [Hasher]); raw ids never leave the request. A user can opt
+// in to the active generation early through Options.SwitchPath, which the
+// proxy answers itself.
+//
+// For metrics, an [Observer] is told about every request answered; the
+// counters that are cheap to read at any time ([Proxy.Usage],
+// [Proxy.RejectedAffinity], [Proxy.Switched]) are read when scraped.
 //
 // It builds on [net/http/httputil.ReverseProxy] with Rewrite, one per worker
 // instance, so that WebSocket upgrades, streaming and hop-by-hop handling are

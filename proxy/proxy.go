@@ -1,11 +1,9 @@
 package proxy
 
 import (
-	"bufio"
 	"errors"
 	"log"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -31,6 +29,13 @@ type Options struct {
 	LogoutPaths []string
 	// IdleTimeout ends pins not used for this long. If zero, 30 minutes.
 	IdleTimeout time.Duration
+	// SwitchPath is a path the proxy answers itself, never forwarding it:
+	// it moves the requesting session to the active generation and
+	// redirects back (see [Proxy.ServeHTTP]). If empty, there is none.
+	SwitchPath string
+	// Observer is told about every request answered, for metrics. If nil,
+	// nothing is.
+	Observer Observer
 	// Notify is called (never blocking the caller for long) when pins are
 	// created or removed, or when a generation other than the active one may
 	// have become idle. If nil, nothing is called.
@@ -56,6 +61,7 @@ type Proxy struct {
 	buffers bufferPool // response body copy buffers, shared by all backends
 
 	rejected atomic.Int64 // affinity cookies ignored
+	switched atomic.Int64 // sessions moved by the switch path
 }
 
 // New checks o, fills in defaults, and returns a Proxy.
@@ -110,16 +116,28 @@ func (p *Proxy) table() *table {
 	return t
 }
 
-// ServeHTTP routes r as DESIGN.md "Routing and sessions" says.
+// ServeHTTP routes r as DESIGN.md "Routing and sessions" says. A request
+// to Options.SwitchPath is answered by the proxy itself (see switchSession).
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.o.SwitchPath != "" && r.URL.Path == p.o.SwitchPath {
+		p.switchSession(w, r)
+		return
+	}
+	var start time.Time
+	if p.o.Observer != nil {
+		start = time.Now()
+	}
 	t := p.table()
 	b := p.route(t, r)
 	if b == nil {
 		w.Header().Set("Retry-After", "2")
 		http.Error(w, "no generation of the app is ready yet", http.StatusServiceUnavailable)
+		if p.o.Observer != nil {
+			p.o.Observer.Request(0, http.StatusServiceUnavailable, time.Since(start))
+		}
 		return
 	}
-	p.serve(t, b, w, r)
+	p.serve(t, b, w, r, start)
 }
 
 func (p *Proxy) route(t *table, r *http.Request) *backend {
@@ -175,20 +193,32 @@ func (t *table) pickActive() *backend {
 	return t.active.pick()
 }
 
-func (p *Proxy) serve(t *table, b *backend, w http.ResponseWriter, r *http.Request) {
-	st := b.stats
+// serve forwards r to b. start is when the request arrived, or zero
+// without an Observer.
+func (p *Proxy) serve(t *table, b *backend, w http.ResponseWriter, r *http.Request, start time.Time) {
+	ww := getWatchWriter(w, b, p.o.Observer, start)
+	n := &b.stats.inFlight
 	if isUpgrade(r.Header) {
-		st.upgraded.Add(1)
-		hw := &hijackWatch{ResponseWriter: w, stats: st}
-		b.rp.ServeHTTP(hw, r)
-		if hw.conn != nil {
-			st.release(hw.conn)
-		}
-		st.upgraded.Add(-1)
-	} else {
-		st.inFlight.Add(1)
-		b.rp.ServeHTTP(w, r)
-		st.inFlight.Add(-1)
+		n = &b.stats.upgraded
+	}
+	n.Add(1)
+	defer p.served(t, b, ww, n)
+	b.rp.ServeHTTP(ww, r)
+	ww.done = true
+}
+
+// served runs when a forwarded request is over, also when ReverseProxy
+// aborted it with a panic (http.ErrAbortHandler: the client or the worker
+// went away in the middle of the body), so that the counters that keep a
+// generation alive always come back down.
+func (p *Proxy) served(t *table, b *backend, ww *watchWriter, n *atomic.Int64) {
+	if ww.conn != nil {
+		b.stats.release(ww.conn)
+	}
+	n.Add(-1)
+	ww.observe()
+	if ww.done {
+		putWatchWriter(ww)
 	}
 	if t.active == nil || t.active.id != b.gen {
 		p.o.Notify()
@@ -209,25 +239,6 @@ func isUpgrade(h http.Header) bool {
 	}
 	return false
 }
-
-// hijackWatch records the client connection of an upgraded request, so that
-// a drain that runs out of time can close it.
-type hijackWatch struct {
-	http.ResponseWriter
-	stats *genStats
-	conn  net.Conn
-}
-
-func (h *hijackWatch) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	if err == nil {
-		h.conn = c
-		h.stats.hold(c)
-	}
-	return c, rw, err
-}
-
-func (h *hijackWatch) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 func (p *Proxy) workerError(b *backend, w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {

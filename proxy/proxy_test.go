@@ -38,6 +38,18 @@ func app(t *testing.T, name string) *httptest.Server {
 		case "/ws":
 			upgradeEcho(w, r)
 			return
+		case "/missing":
+			http.NotFound(w, r)
+			return
+		case "/abort": // promises a body, sends part of it and hangs up
+			w.Header().Set("Content-Length", "100000")
+			w.WriteHeader(http.StatusOK)
+			w.Write([]byte("partial"))
+			http.NewResponseController(w).Flush()
+			if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				c.Close()
+			}
+			return
 		}
 		fmt.Fprintf(w, "%s fwd=%s host=%s", name, r.Header.Get("X-Forwarded-For"), r.Host)
 	}))
@@ -102,13 +114,24 @@ func (f *fixture) client(t *testing.T) *client {
 
 func (c *client) get(path string) (int, string) {
 	c.t.Helper()
-	req, _ := http.NewRequest("GET", c.base+path, nil)
+	resp, body := c.do("GET", path, http.DefaultClient)
+	return resp.StatusCode, body
+}
+
+// noFollow is a client that returns redirects instead of following them.
+var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// do sends a request with the client's cookies, keeps the cookies of the
+// answer, and returns the answer with its body read.
+func (c *client) do(method, path string, hc *http.Client) (*http.Response, string) {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.base+path, nil)
 	for k, v := range c.cookies {
 		req.AddCookie(&http.Cookie{Name: k, Value: v})
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		c.t.Fatalf("GET %s: %v", path, err)
+		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	for _, ck := range resp.Cookies() {
@@ -119,7 +142,7 @@ func (c *client) get(path string) (int, string) {
 		}
 	}
 	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	return resp, string(body)
 }
 
 func (c *client) who() string {

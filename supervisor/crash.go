@@ -24,10 +24,12 @@ func (s *Supervisor) workerExited(g *generation, in *instance, w Worker) {
 		if !g.live() {
 			s.lose(g, lost)
 		} else {
+			s.sessionsLost(g.id, LostCrash, lost)
 			s.publish()
 		}
 		return
 	}
+	s.sessionsLost(g.id, LostCrash, lost)
 	delay := s.backoff(in)
 	log.Error("worker of the active generation crashed; replacing it", "event", "crashed",
 		"restart_in", delay, "output", w.Tail())
@@ -92,13 +94,16 @@ func (s *Supervisor) replaced(g *generation, in, fresh *instance, err error) {
 }
 
 // lose ends a detached generation whose last worker died; lost counts the
-// sessions that went with that worker.
+// sessions that went with that worker. They and any left are reported as
+// lost with the generation.
 func (s *Supervisor) lose(g *generation, lost int) {
 	g.state, g.reason = Lost, "its last worker exited"
 	lost += s.o.Traffic.DropGeneration(g.id)
 	s.genLog(g).Error("generation lost: no worker left", "event", "lost", "sessions_lost", lost)
 	delete(s.gens, g.id)
 	s.o.Traffic.Forget(g.id)
+	s.sessionsLost(g.id, LostGeneration, lost)
+	s.o.Observer.GenerationLost(g.id)
 	s.publish()
 	s.save()
 }

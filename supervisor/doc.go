@@ -12,6 +12,8 @@
 // It runs workers through a [Runner] (plain child processes in package
 // process; transient systemd scopes in the systemd runner) and learns about
 // traffic through [Traffic], which the proxy implements via cmd/gatewayd.
+// An optional [Observer] hears what the states do not keep (retired and lost
+// generations, lost sessions), for metrics.
 // Workers get their socket from the gateway before they start: a unix socket
 // passed as fd 3 (sd_listen_fds(3)) or a loopback port in $PORT.
 package supervisor

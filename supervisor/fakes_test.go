@@ -275,10 +275,13 @@ type fakeTraffic struct {
 	routes     []Routing
 	events     []string // "drop-gen 1", "drop-inst 1/2", "forget 1", "close-held 1 50ms"
 	pins       []Pin
+	// instSessions are the sessions of one instance, [gen, instance]:
+	// DropInstance returns them (and takes them from the usage).
+	instSessions map[[2]int]int
 }
 
 func newFakeTraffic() *fakeTraffic {
-	return &fakeTraffic{usage: map[int]Usage{}, usageCalls: map[int]int{}}
+	return &fakeTraffic{usage: map[int]Usage{}, usageCalls: map[int]int{}, instSessions: map[[2]int]int{}}
 }
 
 func (f *fakeTraffic) Publish(r Routing) {
@@ -309,7 +312,69 @@ func (f *fakeTraffic) DropInstance(gen, inst int) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.events = append(f.events, fmt.Sprintf("drop-inst %d/%d", gen, inst))
-	return 0
+	n := f.instSessions[[2]int{gen, inst}]
+	delete(f.instSessions, [2]int{gen, inst})
+	u := f.usage[gen]
+	u.Sessions -= n
+	f.usage[gen] = u
+	return n
+}
+
+// setInstanceSessions gives instance inst of gen n sessions, counted in
+// the generation's usage too.
+func (f *fakeTraffic) setInstanceSessions(gen, inst, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := [2]int{gen, inst}
+	u := f.usage[gen]
+	u.Sessions += n - f.instSessions[k]
+	f.usage[gen] = u
+	f.instSessions[k] = n
+}
+
+// fakeObserver records the supervisor's Observer calls as text:
+// "retired 1 forced", "lost 1", "sessions-lost 1 crash 2".
+type fakeObserver struct {
+	mu      sync.Mutex
+	events  []string
+	drained map[int]time.Duration
+}
+
+func newFakeObserver() *fakeObserver { return &fakeObserver{drained: map[int]time.Duration{}} }
+
+func (o *fakeObserver) GenerationRetired(gen int, drained time.Duration, forced bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	how := "drained"
+	if forced {
+		how = "forced"
+	}
+	o.events = append(o.events, fmt.Sprintf("retired %d %s", gen, how))
+	o.drained[gen] = drained
+}
+
+func (o *fakeObserver) GenerationLost(gen int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.events = append(o.events, fmt.Sprintf("lost %d", gen))
+}
+
+func (o *fakeObserver) SessionsLost(gen int, cause LossCause, n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.events = append(o.events, fmt.Sprintf("sessions-lost %d %s %d", gen, cause, n))
+}
+
+func (o *fakeObserver) got() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.events)
+}
+
+func (o *fakeObserver) drainedOf(gen int) time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.drained[gen]
 }
 
 func (f *fakeTraffic) Forget(gen int) {

@@ -36,6 +36,10 @@ type generation struct {
 	// stopAsked is set when the generation's unit was stopped from outside
 	// while it was active: it retires once its replacement is active.
 	stopAsked bool
+	// forced is set when it retires by force; lossCause is then why its
+	// sessions were lost.
+	forced    bool
+	lossCause LossCause
 }
 
 // instance is one worker slot of a generation; its worker is replaced when

@@ -198,6 +198,7 @@ type harness struct {
 	d       *dirs
 	runner  *fakeRunner
 	traffic *fakeTraffic
+	obs     *fakeObserver
 	logs    *syncBuffer
 	tick    time.Duration
 	sup     *Supervisor
@@ -218,7 +219,7 @@ func newHarness(t *testing.T, k knobs) *harness {
 	t.Helper()
 	base := runtime.NumGoroutine()
 	t.Cleanup(func() { checkGoroutines(t, base) })
-	h := &harness{t: t, d: newDirs(t), runner: newFakeRunner(), traffic: newFakeTraffic(),
+	h := &harness{t: t, d: newDirs(t), runner: newFakeRunner(), traffic: newFakeTraffic(), obs: newFakeObserver(),
 		logs: &syncBuffer{}, tick: 10 * time.Millisecond, next: k}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -249,7 +250,7 @@ func (h *harness) run() {
 	if err != nil {
 		h.t.Fatalf("the test config does not parse: %v", err)
 	}
-	h.sup, err = New(Options{Config: cfg, Runner: h.runner, Traffic: h.traffic, Load: h.load, Tick: h.tick,
+	h.sup, err = New(Options{Config: cfg, Runner: h.runner, Traffic: h.traffic, Load: h.load, Tick: h.tick, Observer: h.obs,
 		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		h.t.Fatal(err)

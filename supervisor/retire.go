@@ -15,6 +15,7 @@ func (s *Supervisor) check(now time.Time) {
 		}
 		switch u := s.o.Traffic.Usage(g.id); {
 		case !g.deadline.IsZero() && now.After(g.deadline):
+			g.lossCause = LostDrainDeadline
 			s.retire(g, "its maximum drain time ran out", true)
 		case u.Idle():
 			s.retire(g, "its last session ended", false)
@@ -28,11 +29,16 @@ func (s *Supervisor) check(now time.Time) {
 // retire takes g out of routing and stops it in the background. Forced, it
 // drops g's sessions and closes its held connections spread over the drain
 // close window first; otherwise it lets requests already under way finish.
+// Sessions lost are reported as g.lossCause, LostForced if unset.
 func (s *Supervisor) retire(g *generation, reason string, force bool) {
-	g.state, g.reason = Retiring, reason
+	g.state, g.reason, g.forced = Retiring, reason, force
+	if g.lossCause == "" {
+		g.lossCause = LostForced
+	}
 	lost := 0
 	if force {
 		lost = s.o.Traffic.DropGeneration(g.id)
+		s.sessionsLost(g.id, g.lossCause, lost)
 	}
 	s.publish()
 	s.genLog(g).Info("retiring generation", "event", "retiring", "reason", reason, "forced", force, "sessions_lost", lost)
@@ -112,11 +118,17 @@ func (s *Supervisor) awaitIdle(id int, limit time.Duration) {
 func (s *Supervisor) retired(g *generation) {
 	g.state = Retired
 	delete(s.gens, g.id)
-	s.o.Traffic.DropGeneration(g.id)
+	// Sessions that requests under way started while it stopped.
+	s.sessionsLost(g.id, g.lossCause, s.o.Traffic.DropGeneration(g.id))
 	s.o.Traffic.Forget(g.id)
+	var drained time.Duration
+	if !g.detached.IsZero() {
+		drained = time.Since(g.detached)
+	}
+	s.o.Observer.GenerationRetired(g.id, drained, g.forced)
+	s.save() // before the log line: whoever reacts to it finds the state written
 	s.genLog(g).Info("generation retired", "event", "retired", "reason", g.reason,
 		"lifetime", time.Since(g.started).Round(time.Millisecond))
-	s.save()
 }
 
 // stopLater stops workers nobody needs any more, off the loop.

@@ -136,6 +136,9 @@ func (s *Supervisor) restore() {
 				"generation", g.ID, "revision", g.Revision, "sessions_lost", lost[g.ID])
 		}
 	}
+	for gen, n := range lost {
+		s.sessionsLost(gen, LostRestart, n)
+	}
 	if len(adopted) > 0 {
 		s.log.Info("re-adopted the generations of the previous gateway process", "event", "adopted",
 			"generations", len(adopted), "sessions", restored)

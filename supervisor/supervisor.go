@@ -37,6 +37,9 @@ type Options struct {
 	// activated, detached, retired…) and must not block; the gateway uses
 	// it to update its status line. If nil, nothing is called.
 	OnChange func()
+	// Observer is told of retired and lost generations and of lost
+	// sessions, for metrics. If nil, nothing is.
+	Observer Observer
 }
 
 // Supervisor runs the generations of one app. Create it with New, run it
@@ -90,6 +93,9 @@ func New(o Options) (*Supervisor, error) {
 	}
 	if o.OnChange == nil {
 		o.OnChange = func() {}
+	}
+	if o.Observer == nil {
+		o.Observer = noObserver{}
 	}
 	return &Supervisor{
 		o: o, log: o.Logger, cfg: o.Config,

@@ -24,6 +24,9 @@ func TestImportRules(t *testing.T) {
 		{pkg: "./supervisor/config", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy"}},
 		{pkg: "./unitgen", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy", mod + "supervisor/systemd"}},
 		{pkg: "./supervisor/process", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy"}},
+		// The admin console is a front of dbusapi.Core, like the D-Bus API:
+		// the standard library, dbusapi and bcrypt.
+		{pkg: "./dbusapi/admin", forbidden: []string{"github.com/coreos/go-systemd", mod + "supervisor", mod + "proxy", mod + "cmd"}},
 	}
 	for _, r := range rules {
 		t.Run(r.pkg, func(t *testing.T) {

@@ -237,7 +237,7 @@ func generations(ctx context.Context, gw gateway, o *options, w io.Writer) error
 		return fmt.Errorf("listing the generations: %w", err)
 	}
 	if o.json {
-		return writeJSON(w, generationsJSON(gens))
+		return writeJSON(w, dbusapi.GenerationStatuses(gens))
 	}
 	return writeGenerations(w, gens, o.now)
 }
@@ -252,7 +252,7 @@ func sessions(ctx context.Context, gw gateway, o *options, w io.Writer) error {
 	}
 	sortSessions(ss)
 	if o.json {
-		return writeJSON(w, sessionsJSON(ss))
+		return writeJSON(w, dbusapi.SessionStatuses(ss))
 	}
 	return writeSessions(w, ss)
 }

@@ -38,7 +38,7 @@ func writeStatus(w io.Writer, where string, props dbusapi.Properties, gens []dbu
 	} else {
 		describe(&b, "Active", gens[i], now)
 	}
-	field(&b, "Sessions", fmt.Sprintf("%d pinned", summarize(gens).sessions))
+	field(&b, "Sessions", fmt.Sprintf("%d pinned", dbusapi.NewStatus(dbusapi.Info{}, gens).Sessions))
 	for _, state := range []string{"starting", "detached"} {
 		for _, g := range slices.Backward(gens) {
 			if g.State == state {

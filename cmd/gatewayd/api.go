@@ -11,14 +11,17 @@ import (
 	"github.com/gatewayd/gateway/supervisor"
 )
 
-// core is the D-Bus API's view of the gateway: the supervisor for
-// generations, the proxy for sessions.
-type core struct{ d *gateway }
+// core is the D-Bus API's and the admin console's view of the gateway:
+// the supervisor for generations, the proxy for sessions.
+type core struct {
+	d  *gateway
+	by string // who asks, for the log: "D-Bus", "admin console"
+}
 
 var _ dbusapi.Core = core{}
 
 func (c core) Upgrade(ctx context.Context) (int, error) {
-	gen, err := c.d.upgrade(ctx, "D-Bus")
+	gen, err := c.d.upgrade(ctx, c.by)
 	c.refresh(ctx)
 	return gen, apiErr(err)
 }
@@ -32,8 +35,9 @@ func (c core) refresh(ctx context.Context) {
 }
 
 func (c core) Detach(ctx context.Context, gen int) (int, error) {
-	c.d.log.Info("detach requested", "event", "upgrade", "by", "D-Bus", "generation", gen)
+	c.d.log.Info("detach requested", "event", "upgrade", "by", c.by, "generation", gen)
 	next, err := c.d.sup.Detach(ctx, gen)
+	c.d.meter.upgrade(ctx, err)
 	c.refresh(ctx)
 	if err = apiErr(err); err != nil && dbusapi.NameOf(err) == "" {
 		err = dbusapi.Errorf(dbusapi.ErrNameUpgradeFailed, err) // the replacement failed to start
@@ -42,6 +46,7 @@ func (c core) Detach(ctx context.Context, gen int) (int, error) {
 }
 
 func (c core) Retire(ctx context.Context, gen int, force bool) error {
+	c.d.log.Info("retire requested", "event", "retire", "by", c.by, "generation", gen, "force", force)
 	err := c.d.sup.Retire(ctx, gen, force)
 	c.refresh(ctx)
 	return apiErr(err)
@@ -83,7 +88,7 @@ func (c core) EndSession(_ context.Context, hash string) error {
 	if !c.d.proxy.EndSession(key) {
 		return dbusapi.Errorf(dbusapi.ErrNameNoSuchSession, fmt.Errorf("no pinned session %s", hash))
 	}
-	c.d.log.Info("session ended by an admin", "event", "session-ended", "session", hash)
+	c.d.log.Info("session ended by an admin", "event", "session-ended", "by", c.by, "session", hash)
 	return nil
 }
 

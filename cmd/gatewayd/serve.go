@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +27,10 @@ type gateway struct {
 	notify    *notifier
 	api       *dbusapi.Server // nil without a bus
 	listeners []net.Listener
+	activated bool         // the listeners came from systemd
+	admin     *adminServer // nil: the admin console is off
+	metrics   http.Handler // Prometheus metrics, at /metrics on the admin listener; nil: none
+	meter     *metrics     // what metrics serves, fed by the proxy and the supervisor
 }
 
 // serve builds the daemon and runs it until a signal says stop.
@@ -51,25 +56,26 @@ func build(cfg *config.Config, instance string, log *slog.Logger) (*gateway, fun
 	if err != nil {
 		return nil, nothing, err
 	}
-	d := &gateway{cfg: cfg, log: log, notify: newNotifier(log.With("component", "notify"))}
+	d := &gateway{cfg: cfg, log: log, notify: newNotifier(log.With("component", "notify")), meter: newMetrics()}
 	t := &traffic{}
 	t.p, err = proxy.New(proxy.Options{
 		Source: t, Hasher: hasher,
 		SessionCookie: cfg.Sessions.Cookie, AffinityCookie: cfg.Sessions.AffinityCookie,
 		EndHeader: cfg.Sessions.EndHeader, LogoutPaths: cfg.Sessions.LogoutPaths,
-		IdleTimeout: cfg.Sessions.IdleTimeout.Duration,
-		Notify:      func() { d.sup.Notify() },
-		Logger:      log.With("component", "proxy"),
+		IdleTimeout: cfg.Sessions.IdleTimeout.Duration, SwitchPath: cfg.Sessions.SwitchPath,
+		Notify:   func() { d.sup.Notify() },
+		Observer: d.meter,
+		Logger:   log.With("component", "proxy"),
 	})
 	if err != nil {
 		return nil, nothing, err
 	}
 	d.proxy = t.p
-	ls, activated, err := listeners(cfg.Gateway.Listen)
+	ls, adminL, activated, err := listeners(cfg.Gateway.Listen)
 	if err != nil {
 		return nil, nothing, err
 	}
-	d.listeners = ls
+	d.listeners, d.activated = ls, activated
 	conn, err := connectBus(useUserManager(cfg.Systemd.Manager), instance, log)
 	if err != nil {
 		log.Warn("no D-Bus API: gatewayctl and busctl cannot reach this gateway; upgrade with SIGHUP", "error", err)
@@ -87,15 +93,16 @@ func build(cfg *config.Config, instance string, log *slog.Logger) (*gateway, fun
 	}
 	closeBoth := func() { closeRunner(); closeBus() }
 	d.sup, err = supervisor.New(supervisor.Options{Config: cfg, Runner: runner, Traffic: t,
-		OnChange: d.notify.poke, Logger: log.With("component", "supervisor")})
+		OnChange: d.notify.poke, Observer: d.meter, Logger: log.With("component", "supervisor")})
 	if err != nil {
 		closeAll(ls)
 		closeBoth()
 		return nil, nothing, err
 	}
+	d.metrics = d.meter.handler(d.sup, d.proxy, log.With("component", "metrics"))
 	d.notify.sup = d.sup
 	if conn != nil {
-		d.api, err = dbusapi.Export(conn, core{d}, dbusapi.Info{App: cfg.App.Name, Version: version},
+		d.api, err = dbusapi.Export(conn, core{d: d, by: "D-Bus"}, dbusapi.Info{App: cfg.App.Name, Version: version},
 			dbusapi.Options{Logger: log.With("component", "dbus")})
 		if err != nil {
 			closeAll(ls)
@@ -103,6 +110,11 @@ func build(cfg *config.Config, instance string, log *slog.Logger) (*gateway, fun
 			return nil, nothing, err
 		}
 		d.notify.onChange = append(d.notify.onChange, d.api.Refresh)
+	}
+	if d.admin, err = newAdmin(d, adminL); err != nil {
+		closeAll(ls)
+		closeBoth()
+		return nil, nothing, err
 	}
 	log.Info("gateway starting", "app", cfg.App.Name, "listen", addrs(ls), "socket_activated", activated,
 		"runner", runner.Name(), "version", version)
@@ -130,14 +142,23 @@ func (d *gateway) run() int {
 	go func() {
 		// Until the supervisor has re-adopted what the previous process
 		// left running, connections wait in the listening socket's backlog.
+		// A socket systemd holds lets them wait for the first generation
+		// too, instead of answering 503: the socket activated us for them.
+		wait := d.sup.Restored()
+		if d.activated {
+			wait = d.sup.Ready()
+		}
 		select {
-		case <-d.sup.Restored():
+		case <-wait:
 		case <-d.sup.Done():
 		}
 		proxyErr <- d.proxy.Run(proxyCtx, d.listeners, proxy.ServerOptions{
 			ReadHeaderTimeout: g.ReadHeaderTimeout.Duration, MaxHeaderBytes: g.MaxHeaderBytes,
 			IdleTimeout: g.IdleTimeout.Duration, ShutdownTimeout: g.ShutdownTimeout.Duration})
 	}()
+	adminCtx, stopAdmin := context.WithCancel(context.Background())
+	defer stopAdmin()
+	adminDone := d.admin.start(adminCtx, d.metrics != nil)
 	ready := d.sup.Ready()
 	for {
 		select {
@@ -153,10 +174,12 @@ func (d *gateway) run() int {
 			}
 			d.log.Info("stopping", "signal", sig.String())
 			d.notify.stopping()
+			stopAdmin()
 			stopProxy()
 			if err := <-proxyErr; err != nil {
 				d.log.Warn("stopping the proxy", "error", err)
 			}
+			<-adminDone
 			stopSup()
 			<-supErr
 			d.log.Info("gateway stopped")
@@ -183,6 +206,7 @@ func (d *gateway) upgrade(ctx context.Context, by string) (int, error) {
 	d.notify.reloading()
 	defer d.notify.ready()
 	gen, err := d.sup.Upgrade(ctx)
+	d.meter.upgrade(ctx, err)
 	if err != nil {
 		d.log.Error("upgrade failed; the previous generation keeps serving", "event", "upgrade-failed", "error", err)
 		return 0, err

@@ -24,6 +24,7 @@ type gateway struct {
 	t       *testing.T
 	dir     string // root of releases, config, runtime and state
 	url     string
+	admin   string // the admin console's URL, when options.admin is set
 	config  string
 	cmd     *exec.Cmd
 	rel     *gwtest.Releases
@@ -34,13 +35,15 @@ type gateway struct {
 
 // options change the default test configuration.
 type options struct {
-	extra     string // TOML appended to [app]… sections via replacement
-	instances int
-	socket    string
-	idle      string
-	maxDrain  string
-	window    string
-	readiness string
+	extra      string // TOML appended to [app]… sections via replacement
+	instances  int
+	socket     string
+	idle       string
+	maxDrain   string
+	window     string
+	readiness  string
+	admin      bool   // serve the admin console ([admin] listen) on a free loopback port
+	switchPath string // sessions.switch_path
 }
 
 // startGateway lays out releases rel1 and rel2 (both the notes app), points
@@ -52,6 +55,11 @@ func startGateway(t *testing.T, o options) *gateway {
 	port := gwtest.FreePort(t)
 	g.url = "http://127.0.0.1:" + port
 	g.config = filepath.Join(g.dir, "notes.toml")
+	if o.admin {
+		adminPort := gwtest.FreePort(t)
+		g.admin = "http://127.0.0.1:" + adminPort + "/"
+		o.extra += fmt.Sprintf("\n[admin]\nlisten = \"127.0.0.1:%s\"\n", adminPort)
+	}
 	g.writeConfig(port, o)
 	g.start()
 	return g
@@ -98,6 +106,9 @@ close_window = %q
 %s`, port, filepath.Join(g.dir, "run"), filepath.Join(g.dir, "state"), filepath.Join(g.dir, "current"),
 		def(o.socket, "fd"), o.instances, def(o.readiness, "5s"), def(o.idle, "30m"),
 		def(o.maxDrain, "1h"), def(o.window, "1s"), o.extra)
+	if o.switchPath != "" {
+		cfg = strings.Replace(cfg, "[sessions]\n", fmt.Sprintf("[sessions]\nswitch_path = %q\n", o.switchPath), 1)
+	}
 	if err := os.WriteFile(g.config, []byte(cfg), 0o644); err != nil {
 		g.t.Fatal(err)
 	}

@@ -48,7 +48,9 @@ func TestSessionStaysOnItsGenerationAcrossUpgrade(t *testing.T) {
 	if w := a.Login("alice"); w.Revision != "rel2" {
 		t.Fatalf("alice after logging off and on: got %+v, want rel2", w)
 	}
-	if got := g.generations(); len(got) != 1 || got[2] != "active" {
+	// The state file is written just after the log line: poll it.
+	var got map[int]string
+	if !gwtest.Poll(5*time.Second, func() bool { got = g.generations(); return len(got) == 1 && got[2] == "active" }) {
 		t.Fatalf("generations after retirement: got %v, want only 2 active", got)
 	}
 }
