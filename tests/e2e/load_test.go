@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -93,5 +94,23 @@ func TestStreamingThroughTheGateway(t *testing.T) {
 	// bound, so a slow machine cannot fail it.
 	if gap := time.Since(first); gap < 400*time.Millisecond {
 		t.Fatalf("the rest came %v after the first chunk: the stream was buffered", gap)
+	}
+}
+
+// A request body goes through to the worker as it is, however large.
+func TestRequestBodyThroughTheGateway(t *testing.T) {
+	g := startGateway(t, options{})
+	body := make([]byte, 4<<20)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	resp, err := http.Post(g.url+"/echo", "application/octet-stream", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("echo of 4 MiB: got %d bytes (%v), want the same 4 MiB back", len(got), err)
 	}
 }

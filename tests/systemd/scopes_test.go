@@ -119,3 +119,21 @@ func gwLast(g *sdGateway, pattern string) string {
 	}
 	return ""
 }
+
+// Per-generation limits from [systemd] end up on the scope.
+func TestScopeLimits(t *testing.T) {
+	g := startGateway(t, sdOptions{extra: "memory_max = \"512M\"\ncpu_quota = \"150%\"\ntasks_max = 64\n"})
+	g.browser().Login("alice")
+	g.waitScopes(5*time.Second, "gateway-gen1.scope")
+	for prop, want := range map[string]string{
+		"MemoryMax":          "536870912",
+		"CPUQuotaPerSecUSec": "1.500000s",
+		"TasksMax":           "64",
+		"CollectMode":        "inactive-or-failed",
+		"Delegate":           "yes",
+	} {
+		if got := g.show("gateway-gen1.scope", prop); got != want {
+			t.Errorf("%s: got %q, want %q", prop, got, want)
+		}
+	}
+}
