@@ -90,6 +90,9 @@
 // (Pdeathsig) and powers the container off; the next Boot removes empty
 // gwnspawn-N cgroups, and unmounts and removes the boot directories whose
 // test process and systemd-nspawn are gone.
+// The cgroup side of this (the confinement checks, the killing, the removal
+// and the sweep of stale cgroups) is tests/confine, shared with
+// tests/sdtest.
 //
 // # Requirements
 //

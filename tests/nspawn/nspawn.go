@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/tests/confine"
 )
 
 const (
@@ -27,7 +28,7 @@ const (
 
 	// RequireEnv, set to 1, turns every missing requirement into a test
 	// failure instead of a skip. CI sets it.
-	RequireEnv = "GATEWAY_REQUIRE_SYSTEMD"
+	RequireEnv = confine.RequireEnv
 
 	// ConsoleEnv, set to 1, has the console log printed at every teardown,
 	// not only when the test failed.
@@ -49,6 +50,11 @@ const (
 	ownerFile          = "owner"          // in the boot dir: "TESTPID NSPAWNPID"
 	consoleFile        = "console.log"    // in the boot dir
 )
+
+// harness is what tests/confine, which holds the cgroup handling nspawn
+// shares with tests/sdtest, knows of nspawn: its log prefix, its cgroups
+// /gwnspawn-PID, and how long each step of a teardown may take.
+var harness = confine.Harness{Name: "nspawn", Prefix: cgroupPrefix, Timeout: killTimeout}
 
 // bootDirParent is where the boot directories are made: on disk, not on
 // /tmp, which may be a tmpfs, as a boot copies ~170 MB where overlayfs is
@@ -206,12 +212,7 @@ var bootCount atomic.Int64
 // Options.BootTimeout.
 func Boot(t testing.TB, o Options) *Machine {
 	t.Helper()
-	if reason := missingRequirement(); reason != "" {
-		if os.Getenv(RequireEnv) == "1" {
-			t.Fatalf("nspawn: %s (%s=1 makes this a failure)", reason, RequireEnv)
-		}
-		t.Skipf("nspawn: %s (set %s=1 to fail instead)", reason, RequireEnv)
-	}
+	harness.Require(t, missingRequirement())
 	if o.BootTimeout == 0 {
 		o.BootTimeout = defaultBootTimeout
 	}
@@ -225,13 +226,9 @@ func Boot(t testing.TB, o Options) *Machine {
 		t.Fatalf("nspawn: %v", err)
 	}
 
-	pid1Before, err := os.ReadFile("/proc/1/cgroup")
+	guard, err := confine.NewGuard()
 	if err != nil {
-		t.Fatalf("nspawn: reading the cgroup of PID 1: %v", err)
-	}
-	parentNS, err := os.Readlink("/proc/self/ns/mnt")
-	if err != nil {
-		t.Fatalf("nspawn: reading the test's mount namespace: %v", err)
+		t.Fatalf("nspawn: %v", err)
 	}
 	dir, err := os.MkdirTemp(bootDirParent, bootDirPrefix)
 	if err != nil {
@@ -267,7 +264,7 @@ func Boot(t testing.TB, o Options) *Machine {
 		t.Fatalf("nspawn: creating the console log: %v", err)
 	}
 	m.cmd = exec.Command("unshare", append([]string{"--mount", "--propagation", "private",
-		"bash", "-c", bootScript, "gwnspawn", parentNS}, args...)...)
+		"bash", "-c", bootScript, "gwnspawn", guard.MountNS()}, args...)...)
 	m.cmd.Env = nspawnEnv(o.HybridCgroups)
 	m.cmd.Stdout, m.cmd.Stderr = m.console, m.console
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -287,7 +284,7 @@ func Boot(t testing.TB, o Options) *Machine {
 	if m.leader, err = m.findLeader(leaderTimeout); err != nil {
 		t.Fatalf("nspawn: %v (the console log follows at cleanup)", err)
 	}
-	if err := m.checkConfined(pid1Before); err != nil {
+	if err := m.checkConfined(guard); err != nil {
 		t.Fatalf("nspawn: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.BootTimeout)
@@ -371,9 +368,9 @@ func unmountRoot(root string) error {
 // isOverlay says whether an overlayfs is mounted at dir in the test's
 // mount namespace.
 func isOverlay(dir string) bool {
-	ms, _ := mounts()
+	ms, _ := confine.Mounts()
 	for _, mi := range ms {
-		if mi.point == dir && mi.fstype == "overlay" {
+		if mi.Point == dir && mi.FSType == "overlay" {
 			return true
 		}
 	}
@@ -409,25 +406,14 @@ func (m *Machine) writeOwner() error {
 	return nil
 }
 
-// run starts systemd-nspawn from a goroutine that owns it until it is
-// reaped. That goroutine keeps its OS thread locked: Pdeathsig fires when
-// the thread that started the child ends, and a locked thread is never
-// reused by another goroutine that could end it.
+// run starts systemd-nspawn from a locked OS thread, for Pdeathsig (see
+// confine.StartLocked); exited is closed once it is reaped.
 func (m *Machine) run() error {
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := m.cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		m.pid = m.cmd.Process.Pid
-		started <- nil
-		m.waitErr = m.cmd.Wait()
-		close(m.exited)
-	}()
-	return <-started
+	if err := confine.StartLocked(m.cmd, func(err error) { m.waitErr = err; close(m.exited) }); err != nil {
+		return err
+	}
+	m.pid = m.cmd.Process.Pid
+	return nil
 }
 
 // findLeader waits for the container's PID 1: the child of systemd-nspawn
@@ -466,24 +452,10 @@ func (m *Machine) findLeader(timeout time.Duration) (int, error) {
 // checkConfined verifies that systemd-nspawn and the container's PID 1 live
 // under CgroupRoot in both hierarchies and that the machine's PID 1 stayed
 // where it was.
-func (m *Machine) checkConfined(pid1Before []byte) error {
-	for _, p := range []struct {
-		what string
-		pid  int
-	}{{"systemd-nspawn", m.pid}, {"the container's PID 1", m.leader}} {
-		if !inCgroup(p.pid, m.CgroupRoot()) {
-			paths, _ := procCgroups(p.pid)
-			return fmt.Errorf("%s (pid %d) is not under %s: %v", p.what, p.pid, m.CgroupRoot(), paths)
-		}
-	}
-	pid1After, err := os.ReadFile("/proc/1/cgroup")
-	if err != nil {
-		return fmt.Errorf("reading the cgroup of PID 1: %w", err)
-	}
-	if string(pid1After) != string(pid1Before) {
-		return fmt.Errorf("PID 1 changed cgroups:\nbefore:\n%safter:\n%s", pid1Before, pid1After)
-	}
-	return nil
+func (m *Machine) checkConfined(guard *confine.Guard) error {
+	return guard.Check(m.CgroupRoot(),
+		confine.Proc{What: "systemd-nspawn", PID: m.pid},
+		confine.Proc{What: "the container's PID 1", PID: m.leader})
 }
 
 // waitRunning polls `systemctl is-system-running` inside until it says
@@ -734,7 +706,7 @@ func (m *Machine) stop() {
 		}
 	}
 	if m.pid != 0 {
-		if err := removeCgroupTree(cgroupPrefix+strconv.Itoa(m.pid), t.Logf); err != nil {
+		if err := harness.Remove(m.pid, t.Logf); err != nil {
 			t.Errorf("nspawn: removing the cgroups of %s: %v", m.name, err)
 		}
 	}
@@ -764,38 +736,15 @@ func (m *Machine) stop() {
 // SIGKILL to the container's PID 1 (the kernel then kills every process in
 // its PID namespace and systemd-nspawn exits), then to systemd-nspawn.
 func (m *Machine) terminate() error {
-	select {
-	case <-m.exited:
-		return nil
-	default:
-	}
-	if err := m.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		m.t.Logf("nspawn: SIGTERM to systemd-nspawn (pid %d): %v", m.pid, err)
-	}
-	select {
-	case <-m.exited:
-		return nil
-	case <-time.After(poweroffTimeout):
-	}
-	m.t.Logf("nspawn: %s still runs %v after SIGTERM; SIGKILL to its PID 1", m.name, poweroffTimeout)
-	if m.leader != 0 {
-		killIn(m.leader, m.CgroupRoot(), map[int]bool{}, m.t.Logf)
-	}
-	select {
-	case <-m.exited:
-		return nil
-	case <-time.After(killTimeout):
-	}
-	m.t.Logf("nspawn: systemd-nspawn (pid %d) still runs; SIGKILL", m.pid)
-	if err := m.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		m.t.Logf("nspawn: SIGKILL to systemd-nspawn (pid %d): %v", m.pid, err)
-	}
-	select {
-	case <-m.exited:
-		return nil
-	case <-time.After(killTimeout):
-		return fmt.Errorf("systemd-nspawn (pid %d) did not exit %v after SIGKILL", m.pid, killTimeout)
-	}
+	return harness.Terminate(confine.Ending{
+		Process: m.cmd.Process, What: "systemd-nspawn", Exited: m.exited, Grace: poweroffTimeout,
+		Step: func() {
+			m.t.Logf("nspawn: %s still runs %v after SIGTERM; SIGKILL to its PID 1", m.name, poweroffTimeout)
+			if m.leader != 0 {
+				harness.KillIn(m.leader, m.pid, m.t.Logf)
+			}
+		},
+	}, m.t.Logf)
 }
 
 // host is what Boot asks of the machine before it starts anything; a seam
@@ -810,7 +759,7 @@ func realHost() host {
 	return host{
 		euid:     os.Geteuid(),
 		lookPath: func(n string) error { _, err := exec.LookPath(n); return err },
-		layout:   checkHybridLayout,
+		layout:   confine.CheckHybrid,
 	}
 }
 
@@ -840,27 +789,7 @@ func (h host) missing() string {
 // and that hold no process, and boot directories whose test process and
 // systemd-nspawn are both gone. It never kills anything.
 func sweepStale(t testing.TB) {
-	ms, _ := cgroupMounts()
-	for _, cm := range ms {
-		entries, _ := os.ReadDir(cm.dir)
-		for _, e := range entries {
-			pid, ok := strings.CutPrefix(e.Name(), cgroupPrefix)
-			n, err := strconv.Atoi(pid)
-			if !ok || !e.IsDir() || err != nil || n <= 0 || alive(n) {
-				continue
-			}
-			d := filepath.Join(cm.dir, e.Name())
-			if pids := procsIn([]string{d}); len(pids) > 0 {
-				t.Logf("nspawn: stale %s still holds processes %v; leaving it", d, pids)
-				continue
-			}
-			if left := rmdirTree(d); len(left) > 0 {
-				t.Logf("nspawn: removing stale %s: %s", d, strings.Join(left, ", "))
-			} else {
-				t.Logf("nspawn: removed stale cgroup %s", d)
-			}
-		}
-	}
+	harness.SweepStale(t.Logf)
 	dirs, _ := filepath.Glob(filepath.Join(bootDirParent, bootDirPrefix+"*"))
 	for _, d := range dirs {
 		b, err := os.ReadFile(filepath.Join(d, ownerFile))
@@ -868,7 +797,7 @@ func sweepStale(t testing.TB) {
 			continue // not ours, or being created right now
 		}
 		var owner, nspawn int
-		if n, _ := fmt.Sscan(string(b), &owner, &nspawn); n != 2 || owner <= 0 || alive(owner) || alive(nspawn) {
+		if n, _ := fmt.Sscan(string(b), &owner, &nspawn); n != 2 || owner <= 0 || confine.Alive(owner) || confine.Alive(nspawn) {
 			continue
 		}
 		if err := unmountRoot(filepath.Join(d, "root")); err != nil {

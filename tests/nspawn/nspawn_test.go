@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/tests/confine"
 )
 
 // TestBoot boots one container and checks it from inside and outside: a
@@ -116,7 +118,7 @@ func TestBoot(t *testing.T) {
 		}
 		waitUnit(t, m, "gwprobe.scope", "ActiveState", "active")
 		hostPID := hostPIDOf(t, m, pid)
-		paths, err := procCgroups(hostPID)
+		paths, err := confine.ProcCgroups(hostPID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +127,7 @@ func TestBoot(t *testing.T) {
 		}
 		m.MustExec(t, "systemctl", "stop", "gwprobe.scope")
 		deadline := time.Now().Add(5 * time.Second)
-		for alive(hostPID) {
+		for confine.Alive(hostPID) {
 			if time.Now().After(deadline) {
 				t.Fatalf("sleep (pid %s inside, %d on the host) still there 5 s after the scope was stopped", pid, hostPID)
 			}
@@ -274,7 +276,7 @@ func TestBootHybrid(t *testing.T) {
 		"org.freedesktop.systemd1.Manager", "StartTransientUnit", "ssa(sv)a(sa(sv))",
 		"gwprobe.scope", "fail", "1", "PIDs", "au", "1", pid, "0")
 	waitUnit(t, m, "gwprobe.scope", "ActiveState", "active")
-	paths, err := procCgroups(hostPIDOf(t, m, pid))
+	paths, err := confine.ProcCgroups(hostPIDOf(t, m, pid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +349,7 @@ func TestScriptRefusesSharedMountNamespace(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	name := cgroupPrefix + strconv.Itoa(cmd.Process.Pid)
 	defer func() {
-		if err := removeCgroupTree(name, t.Logf); err != nil {
+		if err := harness.Remove(cmd.Process.Pid, t.Logf); err != nil {
 			t.Error(err)
 		}
 	}()
@@ -358,7 +360,7 @@ func TestScriptRefusesSharedMountNamespace(t *testing.T) {
 	if !strings.Contains(string(out), "no private mount namespace") || strings.Contains(string(out), "systemd 252") {
 		t.Errorf("unexpected output:\n%s", out)
 	}
-	if dirs := cgroupDirs(name); len(dirs) != 2 {
+	if dirs := confine.Dirs(name); len(dirs) != 2 {
 		t.Errorf("the script made %v, want its cgroup in both hierarchies", dirs)
 	}
 }
@@ -374,7 +376,7 @@ func TestSweepStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadPID := dead.Process.Pid
-	if alive(deadPID) {
+	if confine.Alive(deadPID) {
 		t.Skipf("pid %d was reused already", deadPID)
 	}
 	name := cgroupPrefix + strconv.Itoa(deadPID)
@@ -383,7 +385,7 @@ func TestSweepStale(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() { _ = removeCgroupTree(name, t.Logf) })
+	t.Cleanup(func() { _ = harness.Remove(deadPID, t.Logf) })
 	staleDir, err := os.MkdirTemp(bootDirParent, bootDirPrefix)
 	if err != nil {
 		t.Fatal(err)
@@ -416,7 +418,7 @@ func TestSweepStale(t *testing.T) {
 	if below := mountsBelow(staleDir); len(below) > 0 {
 		t.Errorf("the stale overlayfs is still mounted: %v", below)
 	}
-	if dirs := cgroupDirs(name); len(dirs) > 0 {
+	if dirs := confine.Dirs(name); len(dirs) > 0 {
 		t.Errorf("stale cgroups left: %v", dirs)
 	}
 	if _, err := os.Stat(staleDir); !os.IsNotExist(err) {
@@ -493,13 +495,15 @@ func TestRequirements(t *testing.T) {
 		{"no debootstrap", missing("debootstrap"), []string{"debootstrap", Packages}},
 		{"no nsenter", missing("nsenter"), []string{"nsenter", "util-linux"}},
 		{"cgroup2 only", func(h *host) {
-			h.layout = func() error { return hybrid([]cgroupMount{{dir: "/sys/fs/cgroup", fstype: "cgroup2", opts: "rw"}}) }
+			h.layout = func() error {
+				return confine.Hybrid([]confine.CgroupMount{{Dir: "/sys/fs/cgroup", FSType: "cgroup2", Opts: "rw"}})
+			}
 		}, []string{"hybrid cgroup layout"}},
 		{"hybrid", func(h *host) {
 			h.layout = func() error {
-				return hybrid([]cgroupMount{
-					{dir: "/sys/fs/cgroup/systemd", fstype: "cgroup", opts: "rw,nosuid,name=systemd"},
-					{dir: "/sys/fs/cgroup/unified", fstype: "cgroup2", opts: "rw"},
+				return confine.Hybrid([]confine.CgroupMount{
+					{Dir: "/sys/fs/cgroup/systemd", FSType: "cgroup", Opts: "rw,nosuid,name=systemd"},
+					{Dir: "/sys/fs/cgroup/unified", FSType: "cgroup2", Opts: "rw"},
 				})
 			}
 		}, nil},
@@ -637,7 +641,7 @@ func checkGone(t *testing.T, nspawnPID, leader int, cgroupRoot, dir string) {
 			t.Errorf("%s (pid %d) still there", p.comm, p.pid)
 		}
 	}
-	if dirs := cgroupDirs(strings.TrimPrefix(cgroupRoot, "/")); len(dirs) > 0 {
+	if dirs := confine.Dirs(strings.TrimPrefix(cgroupRoot, "/")); len(dirs) > 0 {
 		t.Errorf("cgroups left behind: %v", dirs)
 	}
 	if below := mountsBelow(dir); len(below) > 0 {

@@ -1,302 +1,26 @@
 package sdtest
 
 import (
-	"bufio"
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/gatewayd/gateway/tests/confine"
 )
 
-// cgroupMount is one mounted cgroup hierarchy.
-type cgroupMount struct {
-	dir    string // e.g. /sys/fs/cgroup/systemd
-	fstype string // cgroup or cgroup2
-	opts   string // super options, e.g. rw,name=systemd
-}
-
-// cgroupMounts lists the cgroup hierarchies mounted in the test's mount
-// namespace, from /proc/self/mountinfo.
-func cgroupMounts() ([]cgroupMount, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var ms []cgroupMount
-	seen := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// 40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		fields, postFields := strings.Fields(pre), strings.Fields(post)
-		if !ok || len(fields) < 5 || len(postFields) < 3 {
-			continue
-		}
-		if t := postFields[0]; (t == "cgroup" || t == "cgroup2") && !seen[fields[4]] {
-			seen[fields[4]] = true
-			ms = append(ms, cgroupMount{dir: fields[4], fstype: t, opts: postFields[2]})
-		}
-	}
-	return ms, sc.Err()
-}
-
-// checkHybridLayout reports an error unless name=systemd is mounted at
-// /sys/fs/cgroup/systemd and cgroup2 at /sys/fs/cgroup/unified, the layout
-// managerScript relies on.
-func checkHybridLayout() error {
-	ms, err := cgroupMounts()
-	if err != nil {
-		return fmt.Errorf("reading the cgroup mounts: %w", err)
-	}
-	return hybrid(ms)
-}
-
-// hybrid is checkHybridLayout on a list of mounts.
-func hybrid(ms []cgroupMount) error {
-	var named, unified bool
-	for _, m := range ms {
-		switch {
-		case m.dir == "/sys/fs/cgroup/systemd" && m.fstype == "cgroup" && hasOpt(m.opts, "name=systemd"):
-			named = true
-		case m.dir == "/sys/fs/cgroup/unified" && m.fstype == "cgroup2":
-			unified = true
-		}
-	}
-	if !named || !unified {
-		return errors.New("needs the hybrid cgroup layout (name=systemd at /sys/fs/cgroup/systemd, cgroup2 at /sys/fs/cgroup/unified), as on the Debian 12 test machines where systemd is not PID 1")
-	}
-	return nil
-}
-
-func hasOpt(opts, opt string) bool {
-	for _, o := range strings.Split(opts, ",") {
-		if o == opt {
-			return true
-		}
-	}
-	return false
-}
-
-// procCgroups returns the cgroup paths of a process, one per hierarchy line
-// of /proc/PID/cgroup, keyed by the line's controller field ("name=systemd",
-// "" for cgroup2, "cpu", …).
-func procCgroups(pid int) (map[string]string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	if err != nil {
-		return nil, err
-	}
-	paths := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) == 3 {
-			paths[parts[1]] = parts[2]
-		}
-	}
-	return paths, nil
-}
-
-// under says whether path is root or below it.
-func under(path, root string) bool {
-	return path == root || strings.HasPrefix(path, root+"/")
-}
-
-// inCgroup says whether pid is under root in both name=systemd and cgroup2.
-func inCgroup(pid int, root string) bool {
-	paths, err := procCgroups(pid)
-	return err == nil && under(paths["name=systemd"], root) && under(paths[""], root)
-}
-
-// inCgroupAny says whether pid is under root in any hierarchy.
-func inCgroupAny(pid int, root string) bool {
-	paths, err := procCgroups(pid)
-	if err != nil {
-		return false
-	}
-	for _, p := range paths {
-		if under(p, root) {
-			return true
-		}
-	}
-	return false
-}
-
-// cgroupDirs lists the directories named name at the top of every cgroup
-// hierarchy (/sys/fs/cgroup/*/name).
-func cgroupDirs(name string) []string {
-	ms, _ := cgroupMounts()
-	var dirs []string
-	for _, m := range ms {
-		d := filepath.Join(m.dir, name)
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-			dirs = append(dirs, d)
-		}
-	}
-	return dirs
-}
-
-// treeDirs lists root and every cgroup below it, deepest first.
-func treeDirs(root string) []string {
-	var dirs []string
-	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	sort.SliceStable(dirs, func(i, j int) bool {
-		return strings.Count(dirs[i], "/") > strings.Count(dirs[j], "/")
-	})
-	return dirs
-}
-
-// procsIn lists the processes in the trees under roots.
-func procsIn(roots []string) []int {
-	seen := map[int]bool{}
-	var pids []int
-	for _, r := range roots {
-		for _, d := range treeDirs(r) {
-			b, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
-			if err != nil {
-				continue
-			}
-			for _, f := range strings.Fields(string(b)) {
-				if pid, err := strconv.Atoi(f); err == nil && !seen[pid] {
-					seen[pid] = true
-					pids = append(pids, pid)
-				}
-			}
-		}
-	}
-	return pids
-}
-
-// killIn sends SIGKILL to pid if it is under root in some hierarchy, and
-// logs it the first time (signalled remembers). The check is made through a
-// pidfd (os.FindProcess), so a PID reused meanwhile by another process is not
-// signalled.
-func killIn(pid int, root string, signalled map[int]bool, logf func(string, ...any)) {
-	if pid <= 1 || pid == os.Getpid() {
-		return
-	}
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return
-	}
-	defer p.Release()
-	if !inCgroupAny(pid, root) {
-		return
-	}
-	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	if err := p.Signal(syscall.SIGKILL); err == nil && !signalled[pid] {
-		signalled[pid] = true
-		logf("sdtest: SIGKILL to pid %d (%s), left in %s", pid, strings.TrimSpace(string(comm)), root)
-	}
-}
-
-// rmdirTree removes the cgroup tree at root depth first and returns what it
-// could not remove. Directories already gone are fine.
-func rmdirTree(root string) []string {
-	var left []string
-	for _, d := range treeDirs(root) {
-		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, syscall.ENOENT) {
-			left = append(left, fmt.Sprintf("%s (%v)", d, err))
-		}
-	}
-	return left
-}
-
-// killTree SIGKILLs every process in the cgroup /name, in every hierarchy,
-// but spare, until none is left (or killTimeout has passed).
-func killTree(name string, spare int, logf func(string, ...any)) error {
-	roots := cgroupDirs(name)
-	signalled := map[int]bool{}
-	deadline := time.Now().Add(killTimeout)
-	for {
-		var pids []int
-		for _, pid := range procsIn(roots) {
-			if pid != spare {
-				pids = append(pids, pid)
-			}
-		}
-		if len(pids) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("processes %v are still in /%s %v after SIGKILL", pids, name, killTimeout)
-		}
-		for _, pid := range pids {
-			killIn(pid, "/"+name, signalled, logf)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// removeCgroupTree kills whatever is left in the cgroup /name in every
-// hierarchy and removes those trees depth first.
-func removeCgroupTree(name string, logf func(string, ...any)) error {
-	roots := cgroupDirs(name)
-	if len(roots) == 0 {
-		return nil
-	}
-	if err := killTree(name, 0, logf); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(killTimeout)
-	for {
-		var left []string
-		for _, r := range roots {
-			left = append(left, rmdirTree(r)...)
-		}
-		if len(left) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("could not remove %s", strings.Join(left, ", "))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// alive says whether a process with this PID exists.
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
+// harness is what tests/confine, which holds the cgroup handling sdtest
+// shares with tests/nspawn, knows of sdtest: its log prefix, its cgroups
+// /gwtest-PID, and how long each step of a teardown may take.
+var harness = confine.Harness{Name: "sdtest", Prefix: cgroupPrefix, Timeout: killTimeout}
 
 // sweepStale removes what earlier test processes left when they died
-// without cleaning up: gwtest-PID cgroups whose manager PID is gone and that
-// hold no process, and runtime directories whose owning test process is
+// without cleaning up: gwtest-PID cgroups whose manager PID is gone and
+// that hold no process, and runtime directories whose owning test process is
 // gone. It never kills anything.
 func sweepStale(t testing.TB) {
-	ms, _ := cgroupMounts()
-	for _, m := range ms {
-		entries, _ := os.ReadDir(m.dir)
-		for _, e := range entries {
-			pid, ok := strings.CutPrefix(e.Name(), cgroupPrefix)
-			n, err := strconv.Atoi(pid)
-			if !ok || !e.IsDir() || err != nil || n <= 0 || alive(n) {
-				continue
-			}
-			d := filepath.Join(m.dir, e.Name())
-			if pids := procsIn([]string{d}); len(pids) > 0 {
-				t.Logf("sdtest: stale %s still holds processes %v; leaving it", d, pids)
-				continue
-			}
-			if left := rmdirTree(d); len(left) > 0 {
-				t.Logf("sdtest: removing stale %s: %s", d, strings.Join(left, ", "))
-			} else {
-				t.Logf("sdtest: removed stale cgroup %s", d)
-			}
-		}
-	}
+	harness.SweepStale(t.Logf)
 	entries, _ := os.ReadDir("/tmp")
 	for _, e := range entries {
 		if !e.IsDir() || !strings.HasPrefix(e.Name(), runtimePrefix) {
@@ -307,7 +31,7 @@ func sweepStale(t testing.TB) {
 		if err != nil {
 			continue // not ours, or being created right now
 		}
-		if owner, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && owner > 0 && !alive(owner) {
+		if owner, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && owner > 0 && !confine.Alive(owner) {
 			if err := os.RemoveAll(d); err != nil {
 				t.Logf("sdtest: removing stale %s: %v", d, err)
 			} else {

@@ -76,6 +76,9 @@
 // test. The manager also gets SIGTERM if the test process dies (Pdeathsig),
 // and Start removes empty gwtest-N cgroups and runtime directories left by
 // test processes that are gone.
+// The cgroup side of this (the confinement checks, the killing, the removal
+// and the sweep of stale cgroups) is tests/confine, shared with
+// tests/nspawn.
 //
 // # Requirements
 //

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gatewayd/gateway/tests/confine"
 )
 
 // Entry is one journal entry the harness received, with its fields as
@@ -157,8 +159,8 @@ func (j *journal) add(fields map[string]string) {
 // unitOf is the unit a process runs in, from its cgroup below root
 // (root/app.slice/NAME.service → NAME.service), or "".
 func unitOf(pid int, root string) string {
-	paths, err := procCgroups(pid)
-	if err != nil || root == "" || !under(paths["name=systemd"], root) {
+	paths, err := confine.ProcCgroups(pid)
+	if err != nil || root == "" || !confine.Under(paths["name=systemd"], root) {
 		return ""
 	}
 	parts := strings.Split(strings.TrimPrefix(paths["name=systemd"], root), "/")

@@ -2,18 +2,18 @@ package sdtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/tests/confine"
 )
 
 // Paths and packages the harness needs; see the package documentation.
@@ -29,7 +29,7 @@ const (
 
 	// RequireEnv, set to 1, turns every missing requirement into a test
 	// failure instead of a skip. CI sets it.
-	RequireEnv = "GATEWAY_REQUIRE_SYSTEMD"
+	RequireEnv = confine.RequireEnv
 )
 
 // Timeouts of the harness.
@@ -107,21 +107,12 @@ type Manager struct {
 // with the manager's log after 20 s.
 func Start(t testing.TB) *Manager {
 	t.Helper()
-	if reason := missingRequirement(); reason != "" {
-		if os.Getenv(RequireEnv) == "1" {
-			t.Fatalf("sdtest: %s (%s=1 makes this a failure)", reason, RequireEnv)
-		}
-		t.Skipf("sdtest: %s (set %s=1 to fail instead)", reason, RequireEnv)
-	}
+	harness.Require(t, missingRequirement())
 	sweepStale(t)
 
-	pid1Before, err := os.ReadFile("/proc/1/cgroup")
+	guard, err := confine.NewGuard()
 	if err != nil {
-		t.Fatalf("sdtest: reading the cgroup of PID 1: %v", err)
-	}
-	parentNS, err := os.Readlink("/proc/self/ns/mnt")
-	if err != nil {
-		t.Fatalf("sdtest: reading the test's mount namespace: %v", err)
+		t.Fatalf("sdtest: %v", err)
 	}
 	// Under /tmp, not $TMPDIR: the bus socket path must stay well below the
 	// 108 bytes of a unix socket address.
@@ -150,7 +141,7 @@ func Start(t testing.TB) *Manager {
 	}
 
 	m.cmd = exec.Command("unshare", "--mount", "--propagation", "private",
-		bashBinary, "-c", managerScript, "gwtest-manager", rt, parentNS)
+		bashBinary, "-c", managerScript, "gwtest-manager", rt, guard.MountNS())
 	m.cmd.Env = managerEnv(rt)
 	m.cmd.Stdout = log
 	m.cmd.Stderr = log
@@ -173,7 +164,7 @@ func Start(t testing.TB) *Manager {
 	if err != nil {
 		t.Fatalf("sdtest: waiting for the manager: %v (its log follows at cleanup)", err)
 	}
-	if err := m.checkConfined(pid1Before); err != nil {
+	if err := m.checkConfined(guard); err != nil {
 		t.Fatalf("sdtest: %v (the manager's log follows at cleanup)", err)
 	}
 	t.Logf("sdtest: manager %s after %v", state, time.Since(start).Round(time.Millisecond))
@@ -184,25 +175,14 @@ func Start(t testing.TB) *Manager {
 	return m
 }
 
-// run starts the manager from a goroutine that owns it until it is reaped.
-// That goroutine keeps its OS thread locked: Pdeathsig fires when the thread
-// that started the child ends, and a locked thread is never reused by
-// another goroutine that could end it.
+// run starts the manager from a locked OS thread, for Pdeathsig (see
+// confine.StartLocked); exited is closed once it is reaped.
 func (m *Manager) run() error {
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := m.cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		m.pid = m.cmd.Process.Pid
-		started <- nil
-		m.waitErr = m.cmd.Wait()
-		close(m.exited)
-	}()
-	return <-started
+	if err := confine.StartLocked(m.cmd, func(err error) { m.waitErr = err; close(m.exited) }); err != nil {
+		return err
+	}
+	m.pid = m.cmd.Process.Pid
+	return nil
 }
 
 // waitReady polls until the manager's SystemState is running or degraded
@@ -236,7 +216,7 @@ func (m *Manager) waitReady(ctx context.Context) (string, error) {
 // checkConfined verifies that the manager is the process Start started, that
 // it lives under CgroupRoot in both hierarchies, and that PID 1 stayed where
 // it was.
-func (m *Manager) checkConfined(pid1Before []byte) error {
+func (m *Manager) checkConfined(guard *confine.Guard) error {
 	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", m.pid))
 	if err != nil {
 		return fmt.Errorf("reading the manager's name: %w", err)
@@ -244,17 +224,7 @@ func (m *Manager) checkConfined(pid1Before []byte) error {
 	if got := strings.TrimSpace(string(comm)); got != "systemd" {
 		return fmt.Errorf("pid %d is %q, want systemd", m.pid, got)
 	}
-	if !inCgroup(m.pid, m.CgroupRoot()) {
-		return fmt.Errorf("the manager (pid %d) is not under %s", m.pid, m.CgroupRoot())
-	}
-	pid1After, err := os.ReadFile("/proc/1/cgroup")
-	if err != nil {
-		return fmt.Errorf("reading the cgroup of PID 1: %w", err)
-	}
-	if string(pid1After) != string(pid1Before) {
-		return fmt.Errorf("PID 1 changed cgroups:\nbefore:\n%safter:\n%s", pid1Before, pid1After)
-	}
-	return nil
+	return guard.Check(m.CgroupRoot(), confine.Proc{What: "the manager", PID: m.pid})
 }
 
 // managerEnv is the test's environment without what would tie the manager
@@ -298,7 +268,7 @@ func realHost() host {
 		euid:     os.Geteuid(),
 		exists:   func(p string) bool { _, err := os.Stat(p); return err == nil },
 		lookPath: func(n string) error { _, err := exec.LookPath(n); return err },
-		layout:   checkHybridLayout,
+		layout:   confine.CheckHybrid,
 	}
 }
 
@@ -514,7 +484,7 @@ func (m *Manager) stop() {
 		}
 	}
 	if m.pid != 0 {
-		if err := removeCgroupTree(cgroupPrefix+strconv.Itoa(m.pid), t.Logf); err != nil {
+		if err := harness.Remove(m.pid, t.Logf); err != nil {
 			t.Errorf("sdtest: removing the manager's cgroups: %v", err)
 		}
 	}
@@ -541,36 +511,13 @@ func (m *Manager) stop() {
 // manager, still alive, reaps those processes (nothing here reaps orphans:
 // they would stay zombies of PID 1), then the manager.
 func (m *Manager) terminate() error {
-	select {
-	case <-m.exited:
-		return nil
-	default:
-	}
-	if err := m.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		m.t.Logf("sdtest: SIGTERM to the manager (pid %d): %v", m.pid, err)
-	}
-	select {
-	case <-m.exited:
-		return nil
-	case <-time.After(m.termTimeout):
-	}
-	m.t.Logf("sdtest: the manager (pid %d) still runs %v after SIGTERM; SIGKILL to its units' processes", m.pid, m.termTimeout)
-	if err := killTree(cgroupPrefix+strconv.Itoa(m.pid), m.pid, m.t.Logf); err != nil {
-		m.t.Logf("sdtest: %v", err)
-	}
-	select {
-	case <-m.exited:
-		return nil
-	case <-time.After(killTimeout):
-	}
-	m.t.Logf("sdtest: the manager (pid %d) still runs; SIGKILL", m.pid)
-	if err := m.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		m.t.Logf("sdtest: SIGKILL to the manager (pid %d): %v", m.pid, err)
-	}
-	select {
-	case <-m.exited:
-		return nil
-	case <-time.After(killTimeout):
-		return fmt.Errorf("the manager (pid %d) did not exit %v after SIGKILL", m.pid, killTimeout)
-	}
+	return harness.Terminate(confine.Ending{
+		Process: m.cmd.Process, What: "the manager", Exited: m.exited, Grace: m.termTimeout,
+		Step: func() {
+			m.t.Logf("sdtest: the manager (pid %d) still runs %v after SIGTERM; SIGKILL to its units' processes", m.pid, m.termTimeout)
+			if err := harness.KillAll(m.pid, m.pid, m.t.Logf); err != nil {
+				m.t.Logf("sdtest: %v", err)
+			}
+		},
+	}, m.t.Logf)
 }

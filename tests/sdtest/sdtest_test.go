@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/tests/confine"
 )
 
 // TestManager runs the harness against a real manager: systemctl and busctl
@@ -84,7 +86,7 @@ func TestManager(t *testing.T) {
 		if want := m.CgroupRoot() + "/app.slice/gwtest-probe.scope"; cg != want {
 			t.Logf("note: scope is at %q, not %q", cg, want)
 		}
-		paths, err := procCgroups(cmd.Process.Pid)
+		paths, err := confine.ProcCgroups(cmd.Process.Pid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,7 +246,7 @@ func TestConcurrentManagers(t *testing.T) {
 		t.Errorf("got cgroup roots %v, want 2 distinct", roots)
 	}
 	for root := range roots {
-		if dirs := cgroupDirs(strings.TrimPrefix(root, "/")); len(dirs) > 0 {
+		if dirs := confine.Dirs(strings.TrimPrefix(root, "/")); len(dirs) > 0 {
 			t.Errorf("left behind: %v", dirs)
 		}
 	}
@@ -327,15 +329,17 @@ func TestRequirements(t *testing.T) {
 		}, []string{"busctl", Packages}},
 		{"hybrid", func(h *host) {
 			h.layout = func() error {
-				return hybrid([]cgroupMount{
-					{dir: "/sys/fs/cgroup/memory", fstype: "cgroup", opts: "rw,memory"},
-					{dir: "/sys/fs/cgroup/systemd", fstype: "cgroup", opts: "rw,name=systemd"},
-					{dir: "/sys/fs/cgroup/unified", fstype: "cgroup2", opts: "rw"},
+				return confine.Hybrid([]confine.CgroupMount{
+					{Dir: "/sys/fs/cgroup/memory", FSType: "cgroup", Opts: "rw,memory"},
+					{Dir: "/sys/fs/cgroup/systemd", FSType: "cgroup", Opts: "rw,name=systemd"},
+					{Dir: "/sys/fs/cgroup/unified", FSType: "cgroup2", Opts: "rw"},
 				})
 			}
 		}, nil},
 		{"cgroup2 only", func(h *host) {
-			h.layout = func() error { return hybrid([]cgroupMount{{dir: "/sys/fs/cgroup", fstype: "cgroup2", opts: "rw"}}) }
+			h.layout = func() error {
+				return confine.Hybrid([]confine.CgroupMount{{Dir: "/sys/fs/cgroup", FSType: "cgroup2", Opts: "rw"}})
+			}
 		}, []string{"hybrid cgroup layout"}},
 	}
 	for _, tt := range tests {
@@ -362,11 +366,13 @@ func checkGone(t *testing.T, pid int, root, rt string) {
 	buf := make([]byte, 1<<20)
 	stacks := string(buf[:runtime.Stack(buf, true)])
 	for _, g := range strings.Split(stacks, "\n\n") {
-		if strings.Contains(g, "sdtest.(*journal)") || strings.Contains(g, "sdtest.(*Manager).run") {
+		// confine.StartLocked's goroutine waits for the manager: in this
+		// test binary, only Start starts it.
+		if strings.Contains(g, "sdtest.(*journal)") || strings.Contains(g, "confine.StartLocked") {
 			t.Errorf("goroutine of the harness still running:\n%s", g)
 		}
 	}
-	if dirs := cgroupDirs(strings.TrimPrefix(root, "/")); len(dirs) > 0 {
+	if dirs := confine.Dirs(strings.TrimPrefix(root, "/")); len(dirs) > 0 {
 		t.Errorf("cgroups left behind: %v", dirs)
 	}
 	if _, err := os.Stat(rt); !os.IsNotExist(err) {
