@@ -226,21 +226,29 @@ func (s *Supervisor) stopInstances(insts []*instance, grace time.Duration) {
 			continue
 		}
 		wg.Go(func() {
-			stopWorker(in.worker, grace)
+			StopWorker(context.Background(), in.worker, grace)
 			in.removeSocket()
 		})
 	}
 	wg.Wait()
 }
 
-func stopWorker(w Worker, grace time.Duration) {
+// StopWorker sends SIGTERM, then SIGKILL after grace, and returns once the
+// worker has exited or ctx has ended. Runners that stop workers themselves
+// (the systemd runner, next to the scope's stop job) use it too.
+func StopWorker(ctx context.Context, w Worker, grace time.Duration) {
 	w.Signal(syscall.SIGTERM)
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
 	case <-w.Done():
+		return
 	case <-t.C:
-		w.Signal(syscall.SIGKILL)
-		<-w.Done()
+	case <-ctx.Done():
+	}
+	w.Signal(syscall.SIGKILL)
+	select {
+	case <-w.Done():
+	case <-ctx.Done():
 	}
 }

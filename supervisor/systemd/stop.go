@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
@@ -107,7 +106,7 @@ func (r *Runner) StopGeneration(ctx context.Context, gen int, grace time.Duratio
 
 	var wg sync.WaitGroup
 	for _, w := range workers {
-		wg.Go(func() { stopWorker(ctx, w, grace) })
+		wg.Go(func() { supervisor.StopWorker(ctx, w, grace) })
 	}
 	err := r.stopUnit(ctx, s.name)
 	wg.Wait()
@@ -144,22 +143,5 @@ func (r *Runner) forget(gen int) {
 	if s := r.gens[gen]; s != nil {
 		delete(r.paths, unitPath(s.name))
 		delete(r.gens, gen)
-	}
-}
-
-func stopWorker(ctx context.Context, w supervisor.Worker, grace time.Duration) {
-	w.Signal(syscall.SIGTERM)
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-w.Done():
-		return
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	w.Signal(syscall.SIGKILL)
-	select {
-	case <-w.Done():
-	case <-ctx.Done():
 	}
 }
