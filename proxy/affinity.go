@@ -52,7 +52,7 @@ func (h *Hasher) SignAffinity(a Affinity, session SessionKey) string {
 // VerifyAffinity returns what a cookie value says, if it is well formed,
 // correctly signed and bound to session. Any failure is just "no": a bad
 // cookie must route as if there were none. Freshness is the caller's check.
-func (h *Hasher) VerifyAffinity(value string, session SessionKey) (Affinity, bool) {
+func (h *Hasher) VerifyAffinity(value []byte, session SessionKey) (Affinity, bool) {
 	raw, ok := decodeAffinity(value)
 	if !ok {
 		return Affinity{}, false
@@ -68,7 +68,7 @@ func (h *Hasher) VerifyAffinity(value string, session SessionKey) (Affinity, boo
 
 // affinityIssued reads the issue time of a cookie without checking it: it
 // only decides whether to reissue, never where to route.
-func affinityIssued(value string) (time.Time, bool) {
+func affinityIssued(value []byte) (time.Time, bool) {
 	raw, ok := decodeAffinity(value)
 	if !ok {
 		return time.Time{}, false
@@ -76,12 +76,12 @@ func affinityIssued(value string) (time.Time, bool) {
 	return affinityOf(raw).Issued, true
 }
 
-func decodeAffinity(value string) ([affinityRaw]byte, bool) {
+func decodeAffinity(value []byte) ([affinityRaw]byte, bool) {
 	var raw [affinityRaw]byte
 	if len(value) != affinityLen {
 		return raw, false
 	}
-	n, err := affinityEncoding.Decode(raw[:], stringBytes(value))
+	n, err := affinityEncoding.Decode(raw[:], value)
 	return raw, err == nil && n == affinityRaw && raw[0] == affinityVersion
 }
 

@@ -13,7 +13,9 @@ package proxy
 
 import (
 	"encoding/base64"
+
 	"fmt"
+	"github.com/gatewayd/gateway/proxy/internal/h1"
 	"io"
 	"log/slog"
 	"net/http"
@@ -71,9 +73,7 @@ func benchProxyObserved(tb testing.TB, backend *httptest.Server, obs Observer) (
 	if err != nil {
 		tb.Fatal(err)
 	}
-	front := httptest.NewServer(p)
-	tb.Cleanup(front.Close)
-	return p, front.URL
+	return p, serveProxy(tb, p, ServerOptions{}).URL
 }
 
 // benchSource is a Source that never changes.
@@ -235,7 +235,7 @@ func benchCookieHeader(h *Hasher) string {
 
 func BenchmarkRequestCookie(b *testing.B) {
 	h, _ := NewHasher(benchSecret)
-	hdr := http.Header{"Cookie": {benchCookieHeader(h)}}
+	hdr := []h1.Field{{Name: []byte("Cookie"), Value: []byte(benchCookieHeader(h)), Kind: h1.KindCookie}}
 	for _, c := range []struct{ name, cookie, want string }{
 		{"first", "_ga", "GA1.1.1234567890.1700000000"},
 		{"session", "SID", benchSessionID},
@@ -243,7 +243,7 @@ func BenchmarkRequestCookie(b *testing.B) {
 		{"missing", "JSESSIONID", ""},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			if got := requestCookie(hdr, c.cookie); c.want != "?" && got != c.want || c.want == "?" && got == "" {
+			if got := string(requestCookie(hdr, c.cookie)); c.want != "?" && got != c.want || c.want == "?" && got == "" {
 				b.Fatalf("requestCookie(%q): got %q, want %q", c.cookie, got, c.want)
 			}
 			b.ReportAllocs()
@@ -276,12 +276,12 @@ func BenchmarkVerifyAffinity(b *testing.B) {
 	h, _ := NewHasher(benchSecret)
 	key := h.Key(benchSessionID)
 	v := h.SignAffinity(Affinity{Generation: 3, Instance: 2, Issued: time.Now()}, key)
-	if _, ok := h.VerifyAffinity(v, key); !ok {
+	if _, ok := h.VerifyAffinity([]byte(v), key); !ok {
 		b.Fatal("VerifyAffinity rejected a cookie it signed")
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		h.VerifyAffinity(v, key)
+		h.VerifyAffinity([]byte(v), key)
 	}
 }
 
@@ -289,7 +289,7 @@ func BenchmarkVerifyAffinity(b *testing.B) {
 // response (is the affinity cookie due for reissue?).
 func BenchmarkAffinityIssued(b *testing.B) {
 	h, _ := NewHasher(benchSecret)
-	v := h.SignAffinity(Affinity{Generation: 3, Instance: 2, Issued: time.Now()}, h.Key(benchSessionID))
+	v := []byte(h.SignAffinity(Affinity{Generation: 3, Instance: 2, Issued: time.Now()}, h.Key(benchSessionID)))
 	b.ReportAllocs()
 	for b.Loop() {
 		affinityIssued(v)
@@ -339,25 +339,40 @@ func BenchmarkPinTableGet(b *testing.B) {
 	})
 }
 
-// BenchmarkRoute is the proxy's whole routing decision for one request,
-// without HTTP: cookie lookup, hash, pin lookup, backend choice.
+// BenchmarkRoute is the proxy's whole routing decision for one parsed
+// request head, without I/O: cookie lookup, hash, pin lookup, backend
+// choice.
 func BenchmarkRoute(b *testing.B) {
 	p, _ := benchProxy(b, benchBackend(b))
 	t := p.table()
-	cookie := benchCookieHeader(p.o.Hasher)
 	p.pins.set(p.o.Hasher.Key(benchSessionID), 1, 1, time.Now())
 	for _, c := range []struct{ name, cookie string }{
 		{"anonymous", ""},
-		{"pinned", cookie},
+		{"pinned", benchCookieHeader(p.o.Hasher)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			r := benchRequest(b, "http://gateway.test/whoami", c.cookie)
-			if p.route(t, r) == nil {
+			head := "GET /whoami HTTP/1.1\r\nHost: gateway.test\r\n"
+			if c.cookie != "" {
+				head += "Cookie: " + c.cookie + "\r\n"
+			}
+			var r h1.Request
+			if _, err := h1.ParseRequest([]byte(head+"\r\n"), &r); err != nil {
+				b.Fatal(err)
+			}
+			route := func() *backend {
+				var s session
+				if sid := requestCookie(r.Fields, p.o.SessionCookie); sid != nil {
+					s.key, s.has = p.o.Hasher.KeyBytes(sid), true
+					s.affinity = requestCookie(r.Fields, p.o.AffinityCookie)
+				}
+				return p.route(t, &s, time.Now())
+			}
+			if route() == nil {
 				b.Fatal("no backend")
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				p.route(t, r)
+				route()
 			}
 		})
 	}
@@ -370,16 +385,20 @@ func BenchmarkTrackPinned(b *testing.B) {
 	p, _ := benchProxy(b, benchBackend(b))
 	t := p.table()
 	be := t.active.backends[0]
-	p.pins.set(p.o.Hasher.Key(benchSessionID), 1, 1, time.Now())
-	req := benchRequest(b, "http://gateway.test/whoami", benchCookieHeader(p.o.Hasher))
-	hdr := http.Header{"Content-Type": {"application/json"}, "Content-Length": {"90"}}
-	resp := &http.Response{Header: hdr, Request: req}
-	p.track(be, resp)
-	if len(hdr["Set-Cookie"]) != 0 {
-		b.Fatalf("a fresh affinity cookie was reissued: %q", hdr["Set-Cookie"])
+	s := session{key: p.o.Hasher.Key(benchSessionID), has: true, fresh: true}
+	p.pins.set(s.key, 1, 1, time.Now())
+	var resp h1.Response
+	head := "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 90\r\n\r\n"
+	if _, err := h1.ParseResponse([]byte(head), &resp); err != nil {
+		b.Fatal(err)
+	}
+	var v verdict
+	p.track(be, &s, false, false, resp.Fields, time.Now(), &v)
+	if len(v.add) != 0 {
+		b.Fatalf("a fresh affinity cookie was reissued: %q", v.add)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		p.track(be, resp)
+		p.track(be, &s, false, false, resp.Fields, time.Now(), &v)
 	}
 }

@@ -81,6 +81,10 @@ func (p *Proxy) RestorePins(pins []Pin) (restored int) {
 // garbled, stale, or naming a generation that is gone).
 func (p *Proxy) RejectedAffinity() int64 { return p.rejected.Load() }
 
+// Refused counts requests answered 4xx because they could not be read
+// safely: malformed, ambiguous or too large heads and chunked bodies.
+func (p *Proxy) Refused() int64 { return p.refused.Load() }
+
 // Switched counts sessions that the switch path moved to the active
 // generation.
 func (p *Proxy) Switched() int64 { return p.switched.Load() }

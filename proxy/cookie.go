@@ -1,64 +1,65 @@
 package proxy
 
 import (
+	"bytes"
 	"net/http"
-	"net/textproto"
-	"strings"
 	"time"
+
+	"github.com/gatewayd/gateway/proxy/internal/h1"
 )
 
-// requestCookie finds the value of the named cookie in the request's Cookie
-// headers without allocating (http.Request.Cookie parses every cookie). It
-// returns the first occurrence, as browsers send the most specific first.
-func requestCookie(h http.Header, name string) string {
-	for _, line := range h["Cookie"] {
+// requestCookie finds the value of the named cookie in a request's Cookie
+// fields without allocating (net/http parses every cookie into a string).
+// It returns the first occurrence, as browsers send the most specific
+// first; nil if there is none.
+func requestCookie(fields []h1.Field, name string) []byte {
+	for i := range fields {
+		if fields[i].Kind != h1.KindCookie {
+			continue
+		}
+		line := fields[i].Value
 		for len(line) > 0 {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			part = textproto.TrimString(part)
-			k, v, ok := strings.Cut(part, "=")
-			if !ok || k != name {
+			var part []byte
+			if j := bytes.IndexByte(line, ';'); j >= 0 {
+				part, line = line[:j], line[j+1:]
+			} else {
+				part, line = line, nil
+			}
+			part = bytes.TrimLeft(part, " \t")
+			if len(part) <= len(name) || part[len(name)] != '=' || string(part[:len(name)]) != name {
 				continue
 			}
+			v := bytes.TrimRight(part[len(name)+1:], " \t")
 			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
+			}
+			if len(v) == 0 {
+				return nil
 			}
 			return v
 		}
 	}
-	return ""
+	return nil
 }
 
 // responseCookie returns the last Set-Cookie for name in a response (the one
 // a browser would keep), or nil.
-func responseCookie(h http.Header, name string) *http.Cookie {
-	lines := h["Set-Cookie"]
-	for i := len(lines) - 1; i >= 0; i-- {
-		if !strings.HasPrefix(lines[i], name+"=") {
+func responseCookie(fields []h1.Field, name string) *http.Cookie {
+	for i := len(fields) - 1; i >= 0; i-- {
+		f := &fields[i]
+		if f.Kind != h1.KindSetCookie || !isCookieLine(f.Value, name) {
 			continue
 		}
-		if c, err := http.ParseSetCookie(lines[i]); err == nil && c.Name == name {
+		if c, err := http.ParseSetCookie(string(f.Value)); err == nil && c.Name == name {
 			return c
 		}
 	}
 	return nil
 }
 
-// removeSetCookie drops every Set-Cookie for name, so that the gateway's own
-// decision (e.g. expiring the cookie on a logout path) is the only one.
-func removeSetCookie(h http.Header, name string) {
-	lines := h["Set-Cookie"]
-	kept := lines[:0]
-	for _, l := range lines {
-		if !strings.HasPrefix(l, name+"=") {
-			kept = append(kept, l)
-		}
-	}
-	if len(kept) == 0 {
-		h.Del("Set-Cookie")
-		return
-	}
-	h["Set-Cookie"] = kept
+// isCookieLine reports whether a Set-Cookie value sets name.
+func isCookieLine(v []byte, name string) bool {
+	return len(v) > len(name) && v[len(name)] == '=' && string(v[:len(name)]) == name
 }
 
 // deletes reports whether a Set-Cookie tells the browser to drop the cookie:

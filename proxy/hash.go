@@ -63,10 +63,13 @@ func derive(secret []byte, label string) []byte {
 }
 
 // Key hashes a session id. It is on the request path: pooled, no allocation.
-func (h *Hasher) Key(sessionID string) SessionKey {
+func (h *Hasher) Key(sessionID string) SessionKey { return h.KeyBytes(stringBytes(sessionID)) }
+
+// KeyBytes is Key for an id still in a read buffer.
+func (h *Hasher) KeyBytes(sessionID []byte) SessionKey {
 	m := h.sessions.Get().(*macState)
 	m.h.Reset()
-	m.h.Write(stringBytes(sessionID))
+	m.h.Write(sessionID)
 	var k SessionKey
 	copy(k[:], m.h.Sum(m.sum[:0]))
 	h.sessions.Put(m)

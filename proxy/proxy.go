@@ -2,10 +2,7 @@ package proxy
 
 import (
 	"errors"
-	"log"
 	"log/slog"
-	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +28,7 @@ type Options struct {
 	IdleTimeout time.Duration
 	// SwitchPath is a path the proxy answers itself, never forwarding it:
 	// it moves the requesting session to the active generation and
-	// redirects back (see [Proxy.ServeHTTP]). If empty, there is none.
+	// redirects back (see switchSession). If empty, there is none.
 	SwitchPath string
 	// Observer is told about every request answered, for metrics. If nil,
 	// nothing is.
@@ -46,22 +43,21 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Proxy is an http.Handler that routes to generations by session.
+// Proxy routes requests to generations by session. It serves HTTP/1.1 on
+// listeners with its own engine (see Run and engine.go).
 type Proxy struct {
-	o        Options
-	log      *slog.Logger
-	errorLog *log.Logger
-	logout   map[string]bool
-	stats    *statsTable
-	pins     *pinTable
+	o      Options
+	log    *slog.Logger
+	logout map[string]bool
+	stats  *statsTable
+	pins   *pinTable
 
 	mu  sync.Mutex // serialises compile
 	cur atomic.Pointer[table]
 
-	buffers bufferPool // response body copy buffers, shared by all backends
-
 	rejected atomic.Int64 // affinity cookies ignored
 	switched atomic.Int64 // sessions moved by the switch path
+	refused  atomic.Int64 // requests refused as malformed or ambiguous
 }
 
 // New checks o, fills in defaults, and returns a Proxy.
@@ -91,7 +87,6 @@ func New(o Options) (*Proxy, error) {
 		o.Now = time.Now
 	}
 	p := &Proxy{o: o, log: o.Logger, logout: map[string]bool{}, stats: newStatsTable()}
-	p.errorLog = slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)
 	p.pins = newPinTable(p.stats)
 	for _, path := range o.LogoutPaths {
 		p.logout[path] = true
@@ -116,45 +111,31 @@ func (p *Proxy) table() *table {
 	return t
 }
 
-// ServeHTTP routes r as DESIGN.md "Routing and sessions" says. A request
-// to Options.SwitchPath is answered by the proxy itself (see switchSession).
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p.o.SwitchPath != "" && r.URL.Path == p.o.SwitchPath {
-		p.switchSession(w, r)
-		return
-	}
-	var start time.Time
-	if p.o.Observer != nil {
-		start = time.Now()
-	}
-	t := p.table()
-	b := p.route(t, r)
-	if b == nil {
-		w.Header().Set("Retry-After", "2")
-		http.Error(w, "no generation of the app is ready yet", http.StatusServiceUnavailable)
-		if p.o.Observer != nil {
-			p.o.Observer.Request(0, http.StatusServiceUnavailable, time.Since(start))
-		}
-		return
-	}
-	p.serve(t, b, w, r, start)
+// session is what routing learned of a request's cookies, kept for the
+// response: the session key is hashed once per request.
+type session struct {
+	key      SessionKey
+	has      bool   // the request carried the session cookie
+	affinity []byte // the affinity cookie's value, while routing
+	fresh    bool   // the affinity cookie needs no reissue (see keep)
 }
 
-func (p *Proxy) route(t *table, r *http.Request) *backend {
-	sid := requestCookie(r.Header, p.o.SessionCookie)
-	if sid == "" {
+// route picks the backend of a request as DESIGN.md "Routing and sessions"
+// says: a pinned session goes to its pin, a valid affinity cookie pins it
+// again, anything else goes to the active generation. nil: none is ready.
+// It is the routing core every front of the proxy shares.
+func (p *Proxy) route(t *table, s *session, now time.Time) *backend {
+	if !s.has {
 		return t.pickActive()
 	}
-	key := p.o.Hasher.Key(sid)
-	now := p.o.Now()
-	if pn := p.pins.get(key); pn != nil {
+	if pn := p.pins.get(s.key); pn != nil {
 		if b := t.backend(pn.gen, pn.inst); b != nil {
 			pn.lastSeen.Store(now.UnixNano())
 			return b
 		}
 	}
-	if v := requestCookie(r.Header, p.o.AffinityCookie); v != "" {
-		if b := p.reaffine(t, v, key, now); b != nil {
+	if len(s.affinity) > 0 {
+		if b := p.reaffine(t, s.affinity, s.key, now); b != nil {
 			return b
 		}
 	}
@@ -163,7 +144,7 @@ func (p *Proxy) route(t *table, r *http.Request) *backend {
 
 // reaffine follows a valid affinity cookie to a live generation and pins the
 // session there again: how pins survive a gateway restart or a lost state.
-func (p *Proxy) reaffine(t *table, value string, key SessionKey, now time.Time) *backend {
+func (p *Proxy) reaffine(t *table, value []byte, key SessionKey, now time.Time) *backend {
 	a, ok := p.o.Hasher.VerifyAffinity(value, key)
 	age := now.Sub(a.Issued)
 	if !ok || age > p.o.IdleTimeout || age < -time.Minute || p.pins.isEnded(key, now) {
@@ -191,62 +172,4 @@ func (t *table) pickActive() *backend {
 		return nil
 	}
 	return t.active.pick()
-}
-
-// serve forwards r to b. start is when the request arrived, or zero
-// without an Observer.
-func (p *Proxy) serve(t *table, b *backend, w http.ResponseWriter, r *http.Request, start time.Time) {
-	ww := getWatchWriter(w, b, p.o.Observer, start)
-	n := &b.stats.inFlight
-	if isUpgrade(r.Header) {
-		n = &b.stats.upgraded
-	}
-	n.Add(1)
-	defer p.served(t, b, ww, n)
-	b.rp.ServeHTTP(ww, r)
-	ww.done = true
-}
-
-// served runs when a forwarded request is over, also when ReverseProxy
-// aborted it with a panic (http.ErrAbortHandler: the client or the worker
-// went away in the middle of the body), so that the counters that keep a
-// generation alive always come back down.
-func (p *Proxy) served(t *table, b *backend, ww *watchWriter, n *atomic.Int64) {
-	if ww.conn != nil {
-		b.stats.release(ww.conn)
-	}
-	n.Add(-1)
-	ww.observe()
-	if ww.done {
-		putWatchWriter(ww)
-	}
-	if t.active == nil || t.active.id != b.gen {
-		p.o.Notify()
-	}
-}
-
-// isUpgrade matches what ReverseProxy treats as a protocol switch.
-func isUpgrade(h http.Header) bool {
-	if h.Get("Upgrade") == "" {
-		return false
-	}
-	for _, v := range h["Connection"] {
-		for _, tok := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func (p *Proxy) workerError(b *backend, w http.ResponseWriter, r *http.Request, err error) {
-	if r.Context().Err() != nil {
-		// The client went away; nothing to answer and nothing wrong upstream.
-		w.WriteHeader(http.StatusBadGateway)
-		return
-	}
-	p.log.Warn("worker request failed", "generation", b.gen, "instance", b.inst,
-		"method", r.Method, "path", r.URL.Path, "error", err)
-	http.Error(w, "the app's worker failed to answer", http.StatusBadGateway)
 }

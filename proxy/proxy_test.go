@@ -68,7 +68,7 @@ func gen(id int, servers ...*httptest.Server) *Generation {
 type fixture struct {
 	src   *staticSource
 	proxy *Proxy
-	front *httptest.Server
+	front *front
 	g1    *Generation
 }
 
@@ -89,8 +89,7 @@ func newFixture(t *testing.T, o Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.front = httptest.NewServer(f.proxy)
-	t.Cleanup(f.front.Close)
+	f.front = serveProxy(t, f.proxy, ServerOptions{})
 	return f
 }
 

@@ -4,62 +4,37 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// ServerOptions are the client-facing limits of the HTTP server.
+// ServerOptions are the limits of the client-facing server and of the
+// exchanges with workers. Zero values are replaced as documented.
 type ServerOptions struct {
-	// ReadHeaderTimeout bounds reading a request's headers. If zero, 10s.
+	// ReadHeaderTimeout bounds reading a request's head, from its first
+	// byte. If zero, 10s.
 	ReadHeaderTimeout time.Duration
-	// MaxHeaderBytes bounds a request's headers. If zero, 64 KiB.
+	// MaxHeaderBytes bounds a request's head; a larger one is answered 431.
+	// If zero, 64 KiB.
 	MaxHeaderBytes int
 	// IdleTimeout closes keep-alive connections idle this long. If zero,
-	// they stay open (http.Server's own rule).
+	// they stay open.
 	IdleTimeout time.Duration
 	// ShutdownTimeout bounds waiting for in-flight requests once ctx ends.
 	// If zero, requests still running are cut off at once.
 	ShutdownTimeout time.Duration
-}
-
-// Run serves the proxy on every listener and sweeps idle pins until ctx
-// ends; then it stops accepting, lets in-flight requests finish (bounded by
-// ShutdownTimeout) and returns. Listeners are closed on return.
-func (p *Proxy) Run(ctx context.Context, listeners []net.Listener, o ServerOptions) error {
-	if len(listeners) == 0 {
-		return errors.New("proxy: no listeners")
-	}
-	o = o.withDefaults()
-	srv := &http.Server{
-		Handler:           p,
-		ReadHeaderTimeout: o.ReadHeaderTimeout,
-		MaxHeaderBytes:    o.MaxHeaderBytes,
-		IdleTimeout:       o.IdleTimeout,
-		ErrorLog:          p.errorLog,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	errc := make(chan error, len(listeners))
-	for _, l := range listeners {
-		go func() { errc <- srv.Serve(l) }()
-	}
-	sweepDone := make(chan struct{})
-	sweepCtx, stopSweep := context.WithCancel(ctx)
-	go func() { defer close(sweepDone); p.sweep(sweepCtx) }()
-	defer func() { stopSweep(); <-sweepDone }()
-
-	select {
-	case err := <-errc:
-		srv.Close()
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
-		return errors.New("proxy: requests still running after the shutdown timeout were cut off")
-	}
-	return nil
+	// ResponseHeaderTimeout bounds the wait for a worker's response head
+	// once the request is sent; past it the client gets 504. If zero, 60s;
+	// negative: no limit.
+	ResponseHeaderTimeout time.Duration
+	// BodyIdleTimeout bounds the wait for the next byte of a request or
+	// response body, and for a worker to take the next bytes of a request.
+	// If zero, 60s; negative: no limit.
+	BodyIdleTimeout time.Duration
+	// WriteTimeout bounds a write to a client that does not read. If zero,
+	// 60s; negative: no limit.
+	WriteTimeout time.Duration
 }
 
 func (o ServerOptions) withDefaults() ServerOptions {
@@ -69,7 +44,143 @@ func (o ServerOptions) withDefaults() ServerOptions {
 	if o.MaxHeaderBytes <= 0 {
 		o.MaxHeaderBytes = 64 << 10
 	}
+	for _, d := range []*time.Duration{&o.ResponseHeaderTimeout, &o.BodyIdleTimeout, &o.WriteTimeout} {
+		switch {
+		case *d == 0:
+			*d = 60 * time.Second
+		case *d < 0:
+			*d = 0 // deadline.arm: no deadline
+		}
+	}
 	return o
+}
+
+// server is the state of one Run: its connections, for shutdown.
+type server struct {
+	o        ServerOptions
+	stopping atomic.Bool
+	mu       sync.Mutex
+	conns    map[*clientConn]struct{}
+	wg       sync.WaitGroup
+}
+
+func (s *server) track(cc *clientConn) {
+	s.mu.Lock()
+	s.conns[cc] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *server) forget(cc *clientConn) {
+	s.mu.Lock()
+	delete(s.conns, cc)
+	s.mu.Unlock()
+}
+
+// closeIdle closes the connections between requests (all of them when
+// force is set) and reports how many are still busy.
+func (s *server) closeIdle(force bool) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	busy := 0
+	for cc := range s.conns {
+		if force || cc.state.CompareAndSwap(connIdle, connClosed) {
+			cc.c.Close()
+		} else if cc.state.Load() == connBusy {
+			busy++
+		}
+	}
+	return busy
+}
+
+// Run serves the proxy on every listener and sweeps idle pins until ctx
+// ends; then it stops accepting, lets in-flight requests finish (bounded by
+// ShutdownTimeout) and returns. Listeners are closed on return.
+func (p *Proxy) Run(ctx context.Context, listeners []net.Listener, o ServerOptions) error {
+	if len(listeners) == 0 {
+		return errors.New("proxy: no listeners")
+	}
+	s := &server{o: o.withDefaults(), conns: map[*clientConn]struct{}{}}
+	errc := make(chan error, len(listeners))
+	var accepting sync.WaitGroup
+	for _, l := range listeners {
+		accepting.Add(1)
+		go func() {
+			defer accepting.Done()
+			errc <- p.accept(s, l)
+		}()
+	}
+	sweepDone := make(chan struct{})
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	go func() { defer close(sweepDone); p.sweep(sweepCtx) }()
+	defer func() { stopSweep(); <-sweepDone }()
+
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	s.stopping.Store(true)
+	for _, l := range listeners {
+		l.Close()
+	}
+	accepting.Wait()
+	if err != nil {
+		s.closeIdle(true)
+		s.wg.Wait()
+		return err
+	}
+	deadline := time.Now().Add(o.ShutdownTimeout)
+	for s.closeIdle(false) > 0 {
+		if time.Now().After(deadline) {
+			s.closeIdle(true)
+			s.wg.Wait()
+			return errors.New("proxy: requests still running after the shutdown timeout were cut off")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.closeIdle(true) // upgraded connections end with the process anyway
+	s.wg.Wait()
+	return nil
+}
+
+// accept serves one listener until it is closed; a closed listener is not
+// an error.
+func (p *Proxy) accept(s *server, l net.Listener) error {
+	var delay time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if s.stopping.Load() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				// Out of file descriptors and the like: back off as
+				// net/http does, rather than spin.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				p.log.Warn("accept failed; retrying", "error", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetNoDelay(true)
+		}
+		cc := p.newClientConn(s, c)
+		s.track(cc)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			cc.serve()
+		}()
+	}
+}
+
+func isTemporary(err error) bool {
+	t, ok := err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
 }
 
 // sweep ends idle pins, often enough that expiry is late by at most a tenth

@@ -1,8 +1,11 @@
 package proxy
 
 import (
-	"net/http"
+	"net/url"
 	"strings"
+	"time"
+
+	"github.com/gatewayd/gateway/proxy/internal/h1"
 )
 
 // switchSession answers a request to Options.SwitchPath: the user opts in
@@ -17,36 +20,55 @@ import (
 // does not know the id and treats it as no session. A session already on
 // the active generation, or one that is pinned nowhere, stays as it is: to
 // drop its pin would only risk sending it to another instance.
-func (p *Proxy) switchSession(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
+func (cc *clientConn) switchSession() bool {
+	r, p := &cc.req, cc.p
+	keep := !r.Close && !r.HasBody()
+	if string(r.Method) != "GET" && string(r.Method) != "POST" {
+		cc.answer(405, "Allow: GET, POST\r\n", "method not allowed\n", !keep)
+		return keep
 	}
-	h := w.Header()
-	if p.unpin(r) {
-		h.Add("Set-Cookie", expired(p.o.AffinityCookie, r.TLS != nil))
+	w := cc.out
+	cc.wd.arm(cc.c, true, time.Now(), cc.srv.o.WriteTimeout)
+	writeStatusLine(w, 303, nil)
+	if p.unpin(r.Fields) {
+		cc.v.reset()
+		cc.v.setCookie(expired(p.o.AffinityCookie, false))
+		w.Write(cc.v.add)
 	}
-	h.Set("Cache-Control", "no-store")
-	h.Set("Location", returnPath(r.URL.Query().Get("return")))
-	w.WriteHeader(http.StatusSeeOther)
+	w.WriteString("Cache-Control: no-store\r\nLocation: ")
+	w.WriteString(returnPath(queryValue(r.Query, "return")))
+	w.WriteString("\r\nContent-Length: 0\r\n")
+	if !keep {
+		w.WriteString("Connection: close\r\n")
+	}
+	w.WriteString("\r\n")
+	return keep
+}
+
+// queryValue is url.Values.Get on a raw query.
+func queryValue(query []byte, key string) string {
+	v, err := url.ParseQuery(string(query))
+	if err != nil {
+		return ""
+	}
+	return v.Get(key)
 }
 
 // unpin ends the pin of r's session if it is on a generation other than the
 // active one, and reports whether it did. A session without a pin whose
 // affinity cookie names another generation (a restarted gateway that lost
 // its pins) is moved as well: its key is buried all the same.
-func (p *Proxy) unpin(r *http.Request) bool {
+func (p *Proxy) unpin(fields []h1.Field) bool {
 	t := p.table()
-	sid := requestCookie(r.Header, p.o.SessionCookie)
-	if sid == "" || t.active == nil {
+	sid := requestCookie(fields, p.o.SessionCookie)
+	if sid == nil || t.active == nil {
 		return false
 	}
-	key := p.o.Hasher.Key(sid)
+	key := p.o.Hasher.KeyBytes(sid)
 	from := 0
 	if pn := p.pins.get(key); pn != nil {
 		from = pn.gen
-	} else if v := requestCookie(r.Header, p.o.AffinityCookie); v != "" {
+	} else if v := requestCookie(fields, p.o.AffinityCookie); v != nil {
 		if a, ok := p.o.Hasher.VerifyAffinity(v, key); ok {
 			from = a.Generation
 		}

@@ -1,27 +1,16 @@
 package proxy
 
-import (
-	"context"
-	"net"
-	"net/http"
-	"net/http/httputil"
-	"net/url"
-	"strconv"
-	"sync"
-	"sync/atomic"
-	"time"
-)
+import "sync/atomic"
 
-// backend is one worker instance with its own ReverseProxy and connection
-// pool. Backends are reused across route changes, so that a detach does not
-// drop the keep-alive connections of the generations that stay.
+// backend is one worker instance with its pool of kept-alive connections.
+// Backends are reused across route changes, so that a detach does not drop
+// the connections of the generations that stay.
 type backend struct {
 	gen, inst int
 	network   string
 	address   string
 	stats     *genStats
-	transport *http.Transport
-	rp        *httputil.ReverseProxy
+	pool      workerPool
 }
 
 type compiledGen struct {
@@ -118,63 +107,13 @@ func (p *Proxy) compile(src *Routes, prev *table) *table {
 		}
 	}
 	for _, b := range old {
-		b.transport.CloseIdleConnections()
+		b.pool.close()
 	}
 	return t
 }
 
 func (p *Proxy) newBackend(gen int, in Instance, stats *genStats) *backend {
 	b := &backend{gen: gen, inst: in.Index, network: in.Network, address: in.Address, stats: stats}
-	host := in.Address
-	if in.Network == "unix" {
-		host = "gen" + strconv.Itoa(gen) + "-" + strconv.Itoa(in.Index) + ".worker"
-	}
-	target := &url.URL{Scheme: "http", Host: host}
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	b.transport = &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dialer.DialContext(ctx, in.Network, in.Address)
-		},
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-	}
-	b.rp = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.SetXForwarded()
-			pr.Out.Host = pr.In.Host
-		},
-		Transport:      b.transport,
-		ModifyResponse: func(resp *http.Response) error { p.track(b, resp); return nil },
-		ErrorHandler:   func(w http.ResponseWriter, r *http.Request, err error) { p.workerError(b, w, r, err) },
-		ErrorLog:       p.errorLog,
-		BufferPool:     &p.buffers,
-	}
+	b.pool.network, b.pool.address = in.Network, in.Address
 	return b
-}
-
-// copyBufferSize is what ReverseProxy allocates for every response body it
-// copies when it has no BufferPool.
-const copyBufferSize = 32 << 10
-
-// bufferPool recycles body copy buffers across the backends of a Proxy:
-// without it each proxied request allocates, and the GC then sweeps, 32 KiB.
-// It pools array pointers so that Put does not box a slice header.
-type bufferPool struct{ p sync.Pool }
-
-var _ httputil.BufferPool = (*bufferPool)(nil)
-
-func (b *bufferPool) Get() []byte {
-	if buf, ok := b.p.Get().(*[copyBufferSize]byte); ok {
-		return buf[:]
-	}
-	return new([copyBufferSize]byte)[:]
-}
-
-func (b *bufferPool) Put(buf []byte) {
-	if len(buf) == copyBufferSize {
-		b.p.Put((*[copyBufferSize]byte)(buf))
-	}
 }

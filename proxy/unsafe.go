@@ -7,3 +7,5 @@ import "unsafe"
 func stringBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
+
+func unsafePointer(b *byte) unsafe.Pointer { return unsafe.Pointer(b) }

@@ -120,7 +120,7 @@ type metricsFixture struct {
 	proxy  *proxy.Proxy
 	src    *metricsSource
 	lister *metricsLister
-	front  *httptest.Server
+	front  *proxyFront
 	scrape http.Handler
 }
 
@@ -140,8 +140,7 @@ func newMetricsFixture(t testing.TB) *metricsFixture {
 	f.lister = &metricsLister{proxy: f.proxy}
 	f.lister.set(supervisor.GenerationInfo{ID: 1, State: supervisor.Active, Revision: "r1"})
 	f.scrape = f.m.handler(f.lister, f.proxy, slog.New(slog.DiscardHandler))
-	f.front = httptest.NewServer(f.proxy)
-	t.Cleanup(f.front.Close)
+	f.front = serveProxy(t, f.proxy)
 	return f
 }
 
@@ -470,8 +469,7 @@ func benchMetricsPinned(b *testing.B, observe bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	front := httptest.NewServer(p)
-	b.Cleanup(front.Close)
+	front := serveProxy(b, p)
 	tr := &http.Transport{MaxIdleConnsPerHost: 16, DisableCompression: true}
 	b.Cleanup(tr.CloseIdleConnections)
 	c := &http.Client{Transport: tr}
@@ -500,3 +498,20 @@ func benchMetricsPinned(b *testing.B, observe bool) {
 		get()
 	}
 }
+
+// serveProxy serves p on a loopback port as gatewayd does, until the test
+// ends.
+func serveProxy(tb testing.TB, p *proxy.Proxy) *proxyFront {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, []net.Listener{l}, proxy.ServerOptions{}) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	return &proxyFront{URL: "http://" + l.Addr().String()}
+}
+
+type proxyFront struct{ URL string }

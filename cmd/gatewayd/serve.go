@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/gatewayd/gateway/dbusapi"
 	"github.com/gatewayd/gateway/proxy"
@@ -154,7 +155,10 @@ func (d *gateway) run() int {
 		}
 		proxyErr <- d.proxy.Run(proxyCtx, d.listeners, proxy.ServerOptions{
 			ReadHeaderTimeout: g.ReadHeaderTimeout.Duration, MaxHeaderBytes: g.MaxHeaderBytes,
-			IdleTimeout: g.IdleTimeout.Duration, ShutdownTimeout: g.ShutdownTimeout.Duration})
+			IdleTimeout: g.IdleTimeout.Duration, ShutdownTimeout: g.ShutdownTimeout.Duration,
+			ResponseHeaderTimeout: noLimit(g.ResponseHeaderTimeout.Duration),
+			BodyIdleTimeout:       noLimit(g.BodyIdleTimeout.Duration),
+			WriteTimeout:          noLimit(g.WriteTimeout.Duration)})
 	}()
 	adminCtx, stopAdmin := context.WithCancel(context.Background())
 	defer stopAdmin()
@@ -213,6 +217,15 @@ func (d *gateway) upgrade(ctx context.Context, by string) (int, error) {
 	}
 	d.log.Info("upgrade done", "event", "upgraded", "generation", gen)
 	return gen, nil
+}
+
+// noLimit maps the config's "0s: no limit" to proxy.ServerOptions', where
+// zero means the default and a negative value no limit.
+func noLimit(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func addrs(ls []net.Listener) []string {

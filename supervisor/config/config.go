@@ -49,6 +49,25 @@ type Gateway struct {
 	// connection is kept open. Zero means no limit. Default: 2m.
 	IdleTimeout Duration `toml:"idle_timeout"`
 
+	// ResponseHeaderTimeout (response_header_timeout) is how long a worker
+	// may take to start answering a request it was sent; past it the
+	// client gets 504 and the request stops counting as in flight. Zero
+	// means no limit. Default: 60s.
+	ResponseHeaderTimeout Duration `toml:"response_header_timeout"`
+
+	// BodyIdleTimeout (body_idle_timeout) is how long a request or response
+	// body may make no progress, in either direction: a client that stops
+	// uploading, a worker that stops sending or reading. Past it the
+	// exchange is cut off (408 when nothing was answered yet). Upgraded
+	// connections (WebSocket) have no such limit. Zero means no limit.
+	// Default: 60s.
+	BodyIdleTimeout Duration `toml:"body_idle_timeout"`
+
+	// WriteTimeout (write_timeout) is how long a write to a client that
+	// does not read may block before its connection is closed. Zero means
+	// no limit. Default: 60s.
+	WriteTimeout Duration `toml:"write_timeout"`
+
 	// ShutdownTimeout (shutdown_timeout) is how long SIGTERM waits for
 	// in-flight requests before the gateway exits. Zero means it does not
 	// wait. Default: 30s.

@@ -27,7 +27,11 @@ func (c *Config) setDefaults() {
 		MaxHeaderBytes:    65536,
 		IdleTimeout:       D(2 * time.Minute),
 		ShutdownTimeout:   D(30 * time.Second),
-		Runner:            "auto",
+
+		ResponseHeaderTimeout: D(time.Minute),
+		BodyIdleTimeout:       D(time.Minute),
+		WriteTimeout:          D(time.Minute),
+		Runner:                "auto",
 	}
 	c.App = App{
 		Name:              defaultName(c.File),

@@ -99,6 +99,9 @@ func (g *Gateway) check(ck *checker) {
 	ck.between("gateway.max_header_bytes", g.MaxHeaderBytes, 1024, 16<<20)
 	ck.nonNegative("gateway.idle_timeout", g.IdleTimeout)
 	ck.nonNegative("gateway.shutdown_timeout", g.ShutdownTimeout)
+	ck.nonNegative("gateway.response_header_timeout", g.ResponseHeaderTimeout)
+	ck.nonNegative("gateway.body_idle_timeout", g.BodyIdleTimeout)
+	ck.nonNegative("gateway.write_timeout", g.WriteTimeout)
 	ck.oneOf("gateway.runner", g.Runner, "auto", "process", "systemd")
 }
 

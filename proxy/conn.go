@@ -1,0 +1,208 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatewayd/gateway/proxy/internal/h1"
+)
+
+// clientConn is one client connection and everything its requests reuse:
+// one goroutine serves it from accept to close, and forwards each request
+// itself (no hand-off to another goroutine, as HAProxy's and Envoy's event
+// loops do not hand off either).
+type clientConn struct {
+	p   *Proxy
+	srv *server
+	c   net.Conn
+	in  inbuf
+	out *bufio.Writer
+	// rd and wd are the client's read and write deadlines.
+	rd, wd deadline
+	req    h1.Request
+	// fwdFor is the client's address for X-Forwarded-For; empty for a
+	// unix-socket client, which gets none (as net/http/httputil does).
+	fwdFor []byte
+	v      verdict
+	chunk  h1.Chunked
+	// method and path are copies of the request's, which outlive the read
+	// buffer once a request body has been read through it.
+	method, path []byte
+	// pending is the length of the request head still at the start of the
+	// read buffer (see consumeHead).
+	pending int
+	// state is connIdle between requests and connBusy during one; Run's
+	// shutdown closes idle connections and lets busy ones finish.
+	state atomic.Int32
+}
+
+const (
+	connIdle int32 = iota
+	connBusy
+	connClosed
+	connTunnel // switched protocols: not waited for at shutdown
+)
+
+const clientBuffer = 8 << 10
+
+var connPool = sync.Pool{New: func() any {
+	cc := &clientConn{}
+	cc.out = bufio.NewWriterSize(nil, clientBuffer)
+	return cc
+}}
+
+func (p *Proxy) newClientConn(srv *server, c net.Conn) *clientConn {
+	cc := connPool.Get().(*clientConn)
+	cc.p, cc.srv, cc.c = p, srv, c
+	cc.in.init(c, clientBuffer)
+	cc.out.Reset(c)
+	cc.rd, cc.wd = deadline{}, deadline{}
+	cc.fwdFor = cc.fwdFor[:0]
+	if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
+		cc.fwdFor = append(cc.fwdFor, host...)
+	}
+	cc.state.Store(connIdle)
+	return cc
+}
+
+// serve answers the connection's requests in order until it ends.
+func (cc *clientConn) serve() {
+	defer cc.release()
+	for {
+		n, err := cc.readHead()
+		if err != nil {
+			cc.refuse(err)
+			return
+		}
+		if !cc.state.CompareAndSwap(connIdle, connBusy) {
+			return // shutting down
+		}
+		keep := cc.exchange(n)
+		if !keep || !cc.state.CompareAndSwap(connBusy, connIdle) || cc.srv.stopping.Load() {
+			cc.flush()
+			return
+		}
+	}
+}
+
+func (cc *clientConn) release() {
+	cc.state.Store(connClosed)
+	cc.srv.forget(cc)
+	cc.c.Close()
+	cc.p, cc.srv, cc.c = nil, nil, nil
+	cc.in.conn = nil
+	if len(cc.in.buf) > clientBuffer {
+		cc.in.buf = nil // a grown head buffer is not kept
+	}
+	cc.out.Reset(nil)
+	cc.v.reset()
+	connPool.Put(cc)
+}
+
+// readHead waits for a complete request head and returns its length. The
+// connection's idle timeout applies until its first byte, the read-header
+// timeout from then on. What is already answered is flushed before
+// waiting, so that pipelined requests are answered in one write.
+func (cc *clientConn) readHead() (int, error) {
+	o := &cc.srv.o
+	var started time.Time
+	for {
+		if b := cc.in.buffered(); len(b) > 0 {
+			n, err := h1.ParseRequest(b, &cc.req)
+			if err != h1.ErrIncomplete {
+				return n, err
+			}
+			if started.IsZero() {
+				started = time.Now()
+				cc.rd.arm(cc.c, false, started, o.ReadHeaderTimeout)
+			}
+		} else {
+			if err := cc.flush(); err != nil {
+				return 0, err
+			}
+			cc.rd.arm(cc.c, false, time.Now(), o.IdleTimeout)
+		}
+		if err := cc.in.fill(o.MaxHeaderBytes); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// consumeHead drops the current request's head from the read buffer, once:
+// after it, the parsed request's slices are no longer valid.
+func (cc *clientConn) consumeHead() {
+	if cc.pending > 0 {
+		cc.in.discard(cc.pending)
+		cc.pending = 0
+	}
+}
+
+func (cc *clientConn) flush() error {
+	if cc.out.Buffered() == 0 {
+		return nil
+	}
+	cc.wd.arm(cc.c, true, time.Now(), cc.srv.o.WriteTimeout)
+	return cc.out.Flush()
+}
+
+// refuse answers a request that cannot be read: 400 (or the status the
+// parser chose) for a malformed or ambiguous head, 431 for one too large.
+// The connection is closed after, since what follows cannot be framed.
+// A client that went away or stayed silent gets nothing.
+func (cc *clientConn) refuse(err error) {
+	var he *h1.Error
+	switch {
+	case errors.As(err, &he):
+		cc.p.refused.Add(1)
+		cc.p.log.Debug("request refused", "client", cc.c.RemoteAddr().String(), "status", he.Status, "reason", he.Reason)
+		cc.answer(he.Status, "", he.Reason+"\n", true)
+	case err == errHeadTooLarge:
+		cc.p.refused.Add(1)
+		cc.answer(431, "", "request header fields too large\n", true)
+	default:
+		return
+	}
+	cc.flush()
+}
+
+// answer writes a response the gateway makes itself. extra holds header
+// lines, each ended by CRLF.
+func (cc *clientConn) answer(status int, extra, body string, close bool) {
+	w := cc.out
+	cc.wd.arm(cc.c, true, time.Now(), cc.srv.o.WriteTimeout)
+	writeStatusLine(w, status, nil)
+	w.WriteString("Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n")
+	w.WriteString(extra)
+	if close {
+		w.WriteString("Connection: close\r\n")
+	}
+	w.WriteString("Content-Length: ")
+	w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(len(body)), 10))
+	w.WriteString("\r\n\r\n")
+	if string(cc.method) != "HEAD" {
+		w.WriteString(body)
+	}
+}
+
+func writeStatusLine(w *bufio.Writer, status int, reason []byte) {
+	w.WriteString("HTTP/1.1 ")
+	w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(status), 10))
+	w.WriteByte(' ')
+	if len(reason) > 0 {
+		w.Write(reason)
+	} else {
+		w.WriteString(statusText(status))
+	}
+	w.WriteString("\r\n")
+}
+
+// isClosed reports an error that only says the peer went away.
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF)
+}

@@ -1,0 +1,174 @@
+package proxy
+
+import (
+	"net/url"
+	"time"
+
+	"github.com/gatewayd/gateway/proxy/internal/h1"
+)
+
+// exchange answers the request whose head (headLen bytes) is at the start
+// of the read buffer, and reports whether the connection may serve another.
+func (cc *clientConn) exchange(headLen int) bool {
+	p, r := cc.p, &cc.req
+	start := time.Now()
+	cc.pending = headLen
+	defer cc.consumeHead()
+	if r.Chunked {
+		if err := cc.prebuffer(headLen); err != nil {
+			cc.method = append(cc.method[:0], r.Method...)
+			cc.clientBodyFailed(err)
+			return false
+		}
+	}
+	cc.method = append(cc.method[:0], r.Method...)
+	cc.path = append(cc.path[:0], r.Path...)
+	if p.o.SwitchPath != "" && p.pathIs(r.Path, p.o.SwitchPath) {
+		return cc.switchSession()
+	}
+	now := p.o.Now()
+	var s session
+	if sid := requestCookie(r.Fields, p.o.SessionCookie); sid != nil {
+		s.key, s.has = p.o.Hasher.KeyBytes(sid), true
+		s.affinity = requestCookie(r.Fields, p.o.AffinityCookie)
+	}
+	t := p.table()
+	b := p.route(t, &s, now)
+	s.keep(now, p.o.IdleTimeout)
+	if b == nil {
+		keep := !r.Close && !r.HasBody()
+		cc.answer(503, "Retry-After: 2\r\n", "no generation of the app is ready yet\n", !keep)
+		p.observe(0, 503, start)
+		return keep
+	}
+	logout := p.isLogout(r.Path)
+	n := &b.stats.inFlight
+	if r.Upgrade {
+		n = &b.stats.upgraded
+	}
+	n.Add(1)
+	status, keep := cc.forward(b, &s, logout, start)
+	n.Add(-1)
+	if status != 0 {
+		p.observe(b.gen, status, start)
+	}
+	if t.active == nil || t.active.id != b.gen {
+		p.o.Notify()
+	}
+	return keep
+}
+
+// keep reduces what the response needs of the affinity cookie to its age
+// (the value is a slice of a buffer the request body may overwrite).
+func (s *session) keep(now time.Time, idle time.Duration) {
+	if len(s.affinity) > 0 {
+		issued, ok := affinityIssued(s.affinity)
+		s.fresh = ok && now.Sub(issued) < idle/4
+	}
+	s.affinity = nil
+}
+
+func (p *Proxy) observe(gen, status int, start time.Time) {
+	if p.o.Observer != nil {
+		p.o.Observer.Request(gen, status, time.Since(start))
+	}
+}
+
+// isLogout matches a request path against Options.LogoutPaths, as
+// net/http's URL.Path would read it (percent-decoded).
+func (p *Proxy) isLogout(path []byte) bool {
+	if len(p.logout) == 0 {
+		return false
+	}
+	if p.logout[string(path)] {
+		return true
+	}
+	return hasPercent(path) && p.logout[unescape(path)]
+}
+
+func (p *Proxy) pathIs(path []byte, want string) bool {
+	return string(path) == want || hasPercent(path) && unescape(path) == want
+}
+
+func hasPercent(b []byte) bool {
+	for _, c := range b {
+		if c == '%' {
+			return true
+		}
+	}
+	return false
+}
+
+func unescape(b []byte) string {
+	s, err := url.PathUnescape(string(b))
+	if err != nil {
+		return ""
+	}
+	return s
+}
+
+// writeRequestHead writes the request head as the worker gets it: the
+// origin-form target, the client's fields less the hop-by-hop ones and any
+// X-Forwarded-* it sent, the gateway's X-Forwarded-For, -Host and -Proto,
+// and the framing the gateway chose.
+func (cc *clientConn) writeRequestHead(wc *workerConn) {
+	r, w := &cc.req, wc.out
+	w.Write(r.Method)
+	w.WriteByte(' ')
+	w.Write(r.Path)
+	if r.Query != nil {
+		w.WriteByte('?')
+		w.Write(r.Query)
+	}
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	host := r.Host
+	if r.Authority != nil {
+		host = r.Authority
+	}
+	w.Write(host)
+	w.WriteString("\r\n")
+	trailers := false
+	for i := range r.Fields {
+		f := &r.Fields[i]
+		switch f.Kind {
+		case h1.KindHost, h1.KindXForwardedFor, h1.KindXForwardedHost, h1.KindXForwardedProto:
+			continue
+		case h1.KindTE:
+			trailers = trailers || h1.HasToken(f.Value, "trailers")
+			continue
+		}
+		if f.Kind.Hop() || r.ConnTokens && h1.Nominated(r.Fields, f.Name) {
+			continue
+		}
+		writeField(w, f.Name, f.Value)
+	}
+	if len(cc.fwdFor) > 0 {
+		writeField(w, xForwardedFor, cc.fwdFor)
+	}
+	writeField(w, xForwardedHost, host)
+	w.WriteString("X-Forwarded-Proto: http\r\n")
+	if trailers {
+		w.WriteString("Te: trailers\r\n")
+	}
+	if r.Upgrade {
+		w.WriteString("Connection: Upgrade\r\n")
+		for i := range r.Fields {
+			if r.Fields[i].Kind == h1.KindUpgrade {
+				writeField(w, upgradeName, r.Fields[i].Value)
+			}
+		}
+	}
+	switch {
+	case r.Chunked:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	case r.ContentLength >= 0:
+		writeLength(w, r.ContentLength)
+	}
+	w.WriteString("\r\n")
+}
+
+var (
+	xForwardedFor  = []byte("X-Forwarded-For")
+	xForwardedHost = []byte("X-Forwarded-Host")
+	upgradeName    = []byte("Upgrade")
+)

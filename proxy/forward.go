@@ -1,0 +1,208 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/gatewayd/gateway/proxy/internal/h1"
+)
+
+// forward sends the request to b and its answer to the client. It returns
+// the status the client got (0 when the Observer was told already, at a
+// protocol switch) and whether the client connection may be kept.
+//
+// A request whose body is already in the read buffer (the common case:
+// none, or a small form) is written whole and, on a kept-alive worker
+// connection that turns out closed before any answer, sent again on a new
+// one. A longer body streams to the worker from a second goroutine while
+// this one relays the answer, as a worker may answer while it reads (an
+// echo, an early 413).
+func (cc *clientConn) forward(b *backend, s *session, logout bool, start time.Time) (int, bool) {
+	r := &cc.req
+	x := relay{b: b, s: s, logout: logout, upgrade: r.Upgrade, minor: r.Minor, keep: !r.Close, start: start}
+	n, whole := cc.bufferedBody()
+	if whole {
+		return cc.forwardWhole(&x, n)
+	}
+	return cc.forwardStream(&x)
+}
+
+// relay is what the answer to a request needs to know of it, once the
+// request's head is gone from the read buffer.
+type relay struct {
+	b       *backend
+	s       *session
+	logout  bool
+	upgrade bool
+	minor   int
+	keep    bool // the client connection may serve another request
+	start   time.Time
+}
+
+func (cc *clientConn) forwardWhole(x *relay, bodyLen int) (int, bool) {
+	o := &cc.srv.o
+	wc, err := x.b.pool.get(context.Background(), x.start)
+	for attempt := 0; ; attempt++ {
+		if err != nil {
+			return cc.workerFailed(x.b, err, x.keep), x.keep
+		}
+		cc.writeRequestHead(wc)
+		if bodyLen > 0 {
+			body := cc.in.buffered()[cc.pending : cc.pending+bodyLen]
+			if cc.req.Chunked {
+				rechunk(wc.out, body, &cc.chunk)
+			} else {
+				wc.out.Write(body)
+			}
+		}
+		wc.wd.arm(wc.c, true, time.Now(), o.BodyIdleTimeout)
+		if err = wc.out.Flush(); err == nil {
+			err = wc.readHead(o.ResponseHeaderTimeout)
+		}
+		if err == nil {
+			break
+		}
+		if attempt > 0 || !wc.reused || len(wc.in.buffered()) > 0 || isTimeout(err) {
+			return cc.headFailed(x.b, wc, err, x.keep), x.keep
+		}
+		wc.c.Close() // the worker closed an idle connection: try a new one
+		wc, err = x.b.pool.get(context.Background(), time.Now())
+		if wc != nil {
+			wc.reused = false
+		}
+	}
+	cc.consumeHead()
+	cc.in.discard(bodyLen)
+	status, keep, reuse := cc.respond(wc, x)
+	cc.putWorker(x.b, wc, reuse)
+	return status, keep
+}
+
+// putWorker keeps a worker connection for the next request, or closes it.
+func (cc *clientConn) putWorker(b *backend, wc *workerConn, reuse bool) {
+	if reuse {
+		b.pool.put(wc, time.Now())
+	} else {
+		wc.c.Close()
+	}
+}
+
+// bufferedBody reports whether the request's whole body is in the read
+// buffer after its head, and its length there.
+func (cc *clientConn) bufferedBody() (int, bool) {
+	r := &cc.req
+	rest := cc.in.buffered()[cc.pending:]
+	switch {
+	case r.Chunked:
+		var dec h1.Chunked
+		off := 0
+		for !dec.Done() {
+			_, n, err := dec.Decode(rest[off:])
+			if err != nil {
+				return 0, false
+			}
+			off += n
+		}
+		return off, true
+	case r.ContentLength > 0:
+		if int64(len(rest)) < r.ContentLength {
+			return 0, false
+		}
+		return int(r.ContentLength), true
+	}
+	return 0, true
+}
+
+// forwardStream sends a body that is not all here yet.
+func (cc *clientConn) forwardStream(x *relay) (int, bool) {
+	o := &cc.srv.o
+	wc, err := x.b.pool.get(context.Background(), x.start)
+	if err == nil && wc.reused && !alive(wc.c) {
+		wc.c.Close()
+		wc, err = x.b.pool.get(context.Background(), time.Now())
+	}
+	if err != nil {
+		return cc.workerFailed(x.b, err, false), false
+	}
+	cc.writeRequestHead(wc)
+	expect := cc.req.Expect100
+	cc.consumeHead()
+	if expect {
+		if status, done := cc.expectContinue(wc, x); done {
+			return status, false
+		}
+	}
+	body := cc.streamBody(wc)
+	if err := wc.readHead(o.ResponseHeaderTimeout); err != nil {
+		wc.c.Close()
+		if berr := body.wait(false); berr != nil && !body.dstFailed {
+			return cc.clientBodyFailed(berr), false
+		}
+		return cc.headFailed(x.b, wc, err, false), false
+	}
+	status, keep, reuse := cc.respond(wc, x)
+	if body.wait(true) != nil {
+		keep, reuse = false, false
+	}
+	cc.putWorker(x.b, wc, reuse)
+	return status, keep
+}
+
+// alive reports whether a kept-alive connection is still open, without
+// waiting: a request whose body streams cannot be sent again, so its
+// connection is checked before use (one non-blocking peek).
+func alive(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok = true
+	rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafePointer(&b[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		// EAGAIN: open and quiet. 0: closed. Bytes: an answer to nothing.
+		ok = errno == syscall.EAGAIN || errno == syscall.EWOULDBLOCK
+		_ = n
+		return true
+	})
+	return ok
+}
+
+// rechunk writes a whole, already checked chunked body as the gateway
+// frames it (without chunk extensions).
+func rechunk(w *bufio.Writer, body []byte, dec *h1.Chunked) {
+	dec.Reset()
+	for !dec.Done() {
+		data, n, err := dec.Decode(body)
+		if err != nil {
+			return
+		}
+		if len(data) > 0 {
+			writeChunkHeader(w, len(data))
+			w.Write(data)
+			w.WriteString("\r\n")
+		}
+		if dec.Trailer != nil {
+			w.WriteString("0\r\n")
+			w.Write(dec.Trailer)
+		}
+		body = body[n:]
+	}
+}
+
+func writeChunkHeader(w *bufio.Writer, n int) {
+	if w.Available() < 20 {
+		w.Flush()
+	}
+	w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(n), 16))
+	w.WriteString("\r\n")
+}

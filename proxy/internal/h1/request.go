@@ -1,0 +1,260 @@
+package h1
+
+import "bytes"
+
+// Request is a parsed request head. Reset by ParseRequest; the Fields slice
+// keeps its capacity across requests.
+type Request struct {
+	Method []byte
+	// Target is the request target as sent; Path and Query are its
+	// origin-form parts (for an absolute-form target, the part after the
+	// authority, and Path "/" if that is empty); "*" for OPTIONS *.
+	Target, Path, Query []byte
+	// Authority is the host of an absolute-form target, else nil.
+	Authority []byte
+	Minor     int // 0 or 1: HTTP/1.0 or HTTP/1.1
+	Fields    []Field
+	Host      []byte // the Host field's value (nil when absent)
+
+	ContentLength int64 // -1 when there is none
+	Chunked       bool
+	// Close is set when the connection ends after this exchange: the client
+	// asked for it, or spoke HTTP/1.0 without keep-alive.
+	Close bool
+	// Upgrade is set for a protocol switch request (Connection: upgrade and
+	// an Upgrade field).
+	Upgrade bool
+	// Expect100 is set for Expect: 100-continue.
+	Expect100 bool
+	// ConnTokens is set when Connection names fields other than close,
+	// keep-alive and upgrade: those are hop-by-hop too (see Nominated).
+	ConnTokens bool
+}
+
+// HasBody reports whether body bytes follow the head.
+func (r *Request) HasBody() bool { return r.Chunked || r.ContentLength > 0 }
+
+// ParseRequest parses the request head at the start of b and returns its
+// length in bytes. With a partial head it returns ErrIncomplete, with a
+// refused one an *Error. It refuses every ambiguity RFC 9112 lets a server
+// refuse: see the package doc.
+func ParseRequest(b []byte, r *Request) (int, error) {
+	fields := r.Fields[:0]
+	*r = Request{Fields: fields, ContentLength: -1}
+	l, n, err := line(b)
+	if err != nil {
+		return 0, err
+	}
+	if err := r.requestLine(l); err != nil {
+		return 0, err
+	}
+	fields, m, err := parseFields(b[n:], fields)
+	r.Fields = fields
+	if err != nil {
+		return 0, err
+	}
+	if err := r.semantics(); err != nil {
+		return 0, err
+	}
+	return n + m, nil
+}
+
+func (r *Request) requestLine(l []byte) error {
+	sp := bytes.IndexByte(l, ' ')
+	if sp < 0 {
+		return ErrRequestLine
+	}
+	r.Method, l = l[:sp], l[sp+1:]
+	if !isToken(r.Method) {
+		return ErrMethod
+	}
+	sp = bytes.IndexByte(l, ' ')
+	if sp < 0 {
+		return ErrRequestLine
+	}
+	r.Target, l = l[:sp], l[sp+1:]
+	switch {
+	case string(l) == "HTTP/1.1":
+		r.Minor = 1
+	case string(l) == "HTTP/1.0":
+		r.Minor = 0
+	case len(l) == 8 && string(l[:5]) == "HTTP/" && isDigit(l[5]) && l[6] == '.' && isDigit(l[7]):
+		return ErrVersionSupported
+	default:
+		return ErrVersion
+	}
+	if string(r.Method) == "CONNECT" {
+		return ErrConnect
+	}
+	return r.target()
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func isHex(c byte) bool { return isDigit(c) || 'a' <= c|0x20 && c|0x20 <= 'f' }
+
+// target checks the request target and splits it: origin-form, asterisk
+// form for OPTIONS, or absolute-form with an http(s) scheme. Percent signs
+// must start a valid escape, as net/url requires.
+func (r *Request) target() error {
+	t := r.Target
+	if len(t) == 0 {
+		return ErrTarget
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !targetChar[c] {
+			return ErrTarget
+		}
+		if c == '%' && (i+2 >= len(t) || !isHex(t[i+1]) || !isHex(t[i+2])) {
+			return ErrTarget
+		}
+	}
+	switch {
+	case t[0] == '/':
+	case len(t) == 1 && t[0] == '*':
+		if string(r.Method) != "OPTIONS" {
+			return ErrTarget
+		}
+		r.Path = t
+		return nil
+	default:
+		var rest []byte
+		switch {
+		case len(t) > 7 && equalFold(t[:7], "http://"):
+			rest = t[7:]
+		case len(t) > 8 && equalFold(t[:8], "https://"):
+			rest = t[8:]
+		default:
+			return ErrTarget
+		}
+		end := bytes.IndexAny(rest, "/?")
+		if end < 0 {
+			end = len(rest)
+		}
+		r.Authority, t = rest[:end], rest[end:]
+		if len(r.Authority) == 0 || bytes.IndexByte(r.Authority, '@') >= 0 || !validHost(r.Authority) {
+			return ErrTarget
+		}
+		if len(t) == 0 || t[0] == '?' {
+			r.Path, r.Query = slash, t
+			if len(t) > 0 {
+				r.Query = t[1:]
+			}
+			return nil
+		}
+	}
+	if i := bytes.IndexByte(t, '?'); i >= 0 {
+		r.Path, r.Query = t[:i], t[i+1:]
+	} else {
+		r.Path = t
+	}
+	return nil
+}
+
+var slash = []byte("/")
+
+func validHost(h []byte) bool {
+	for _, c := range h {
+		if !hostChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// semantics reads the fields that frame the message and steer the
+// connection, refusing any combination that two parsers could read
+// differently.
+func (r *Request) semantics() error {
+	var hosts, lengths, encodings int
+	var keepAlive, connUpgrade, upgrade bool
+	for i := range r.Fields {
+		f := &r.Fields[i]
+		switch f.Kind {
+		case KindHost:
+			hosts++
+			r.Host = f.Value
+			if !validHost(f.Value) {
+				return ErrHost
+			}
+		case KindContentLength:
+			lengths++
+			n, ok := parseLength(f.Value)
+			if !ok || lengths > 1 {
+				return ErrContentLength
+			}
+			r.ContentLength = n
+		case KindTransferEncoding:
+			encodings++
+			if encodings > 1 || !equalFold(f.Value, "chunked") {
+				return ErrTransferEncoding
+			}
+			r.Chunked = true
+		case KindConnection:
+			ok := eachToken(f.Value, func(tok []byte) {
+				switch {
+				case equalFold(tok, "close"):
+					r.Close = true
+				case equalFold(tok, "keep-alive"):
+					keepAlive = true
+				case equalFold(tok, "upgrade"):
+					connUpgrade = true
+				default:
+					r.ConnTokens = true
+				}
+			})
+			if !ok {
+				return ErrConnection
+			}
+		case KindUpgrade:
+			upgrade = len(f.Value) > 0
+		case KindExpect:
+			if !equalFold(f.Value, "100-continue") {
+				return ErrExpect
+			}
+			r.Expect100 = true
+		}
+	}
+	switch {
+	case hosts > 1 || hosts == 0 && r.Minor == 1:
+		return ErrHost
+	case r.Chunked && lengths > 0:
+		return ErrTEAndCL
+	case r.Chunked && r.Minor == 0:
+		return ErrTEOnHTTP10
+	}
+	if r.Minor == 0 && !keepAlive {
+		r.Close = true
+	}
+	r.Upgrade = connUpgrade && upgrade
+	return nil
+}
+
+// Nominated reports whether name is listed in a Connection field of fields,
+// which makes it hop-by-hop (RFC 9110 §7.6.1).
+func Nominated(fields []Field, name []byte) bool {
+	found := false
+	for i := range fields {
+		if fields[i].Kind != KindConnection {
+			continue
+		}
+		eachToken(fields[i].Value, func(tok []byte) {
+			if bytes.EqualFold(tok, name) {
+				found = true
+			}
+		})
+	}
+	return found
+}
+
+// HasToken reports whether a comma-separated list holds tok (lower case).
+func HasToken(v []byte, tok string) bool {
+	found := false
+	eachToken(v, func(t []byte) {
+		if equalFold(t, tok) {
+			found = true
+		}
+	})
+	return found
+}

@@ -1,0 +1,123 @@
+package h1
+
+import "bytes"
+
+// Response is a parsed response head.
+type Response struct {
+	Status int
+	// Reason is the reason phrase, possibly empty.
+	Reason []byte
+	Minor  int
+	Fields []Field
+
+	ContentLength int64 // -1 when there is none
+	Chunked       bool
+	// Close is set when the server ends the connection after this
+	// response (Connection: close, or HTTP/1.0 without keep-alive).
+	Close bool
+	// ConnTokens: Connection names other fields (see Nominated).
+	ConnTokens bool
+}
+
+// ParseResponse parses the response head at the start of b, as
+// ParseRequest does a request. A worker's response is held to the same
+// rules as a client's request: one that could be framed two ways is
+// refused, never guessed at.
+func ParseResponse(b []byte, r *Response) (int, error) {
+	fields := r.Fields[:0]
+	*r = Response{Fields: fields, ContentLength: -1}
+	l, n, err := line(b)
+	if err != nil {
+		return 0, err
+	}
+	if err := r.statusLine(l); err != nil {
+		return 0, err
+	}
+	fields, m, err := parseFields(b[n:], fields)
+	r.Fields = fields
+	if err != nil {
+		return 0, err
+	}
+	return n + m, r.semantics()
+}
+
+func (r *Response) statusLine(l []byte) error {
+	if len(l) < 12 || string(l[:7]) != "HTTP/1." || (l[7] != '0' && l[7] != '1') || l[8] != ' ' {
+		return ErrStatusLine
+	}
+	r.Minor = int(l[7] - '0')
+	for _, c := range l[9:12] {
+		if !isDigit(c) {
+			return ErrStatusLine
+		}
+		r.Status = r.Status*10 + int(c-'0')
+	}
+	if r.Status < 100 {
+		return ErrStatusLine
+	}
+	rest := l[12:]
+	if len(rest) > 0 {
+		if rest[0] != ' ' {
+			return ErrStatusLine
+		}
+		for _, c := range rest[1:] {
+			if !vchar[c] {
+				return ErrStatusLine
+			}
+		}
+		r.Reason = rest[1:]
+	}
+	return nil
+}
+
+func (r *Response) semantics() error {
+	var lengths int
+	keepAlive := false
+	for i := range r.Fields {
+		f := &r.Fields[i]
+		switch f.Kind {
+		case KindContentLength:
+			n, ok := parseLength(f.Value)
+			if !ok || lengths > 0 && n != r.ContentLength {
+				return ErrContentLength
+			}
+			lengths++
+			r.ContentLength = n
+		case KindTransferEncoding:
+			if r.Chunked || !equalFold(f.Value, "chunked") {
+				return ErrTransferEncoding
+			}
+			r.Chunked = true
+		case KindConnection:
+			ok := eachToken(f.Value, func(tok []byte) {
+				switch {
+				case equalFold(tok, "close"):
+					r.Close = true
+				case equalFold(tok, "keep-alive"):
+					keepAlive = true
+				case equalFold(tok, "upgrade"):
+				default:
+					r.ConnTokens = true
+				}
+			})
+			if !ok {
+				return ErrConnection
+			}
+		}
+	}
+	if r.Chunked && lengths > 0 {
+		return ErrTEAndCL
+	}
+	if r.Minor == 0 && !keepAlive {
+		r.Close = true
+	}
+	return nil
+}
+
+// Bodyless reports whether a response to a request with this method has
+// no body whatever its fields say (RFC 9112 §6.3 rules 1 and 2).
+func (r *Response) Bodyless(method []byte) bool {
+	return r.Status < 200 || r.Status == 204 || r.Status == 304 || bytes.Equal(method, head)
+}
+
+var head = []byte("HEAD")
