@@ -29,6 +29,7 @@ type clientConn struct {
 	// fwdFor is the client's address for X-Forwarded-For; empty for a
 	// unix-socket client, which gets none (as net/http/httputil does).
 	fwdFor []byte
+	sess   session
 	v      verdict
 	chunk  h1.Chunked
 	// method and path are copies of the request's, which outlive the read
@@ -109,20 +110,29 @@ func (cc *clientConn) release() {
 // connection's idle timeout applies until its first byte, the read-header
 // timeout from then on. What is already answered is flushed before
 // waiting, so that pipelined requests are answered in one write.
+//
+// A head is parsed once its end may be in the buffer (an LF followed by
+// an empty line), not after every read: a client that sends its head a few
+// bytes at a time must not make the gateway parse it again each time.
 func (cc *clientConn) readHead() (int, error) {
 	o := &cc.srv.o
 	var started time.Time
+	scanned := 0 // leading bytes of the buffered ones known to hold no end of head
 	for {
 		if b := cc.in.buffered(); len(b) > 0 {
-			n, err := h1.ParseRequest(b, &cc.req)
-			if err != h1.ErrIncomplete {
-				return n, err
+			if mayEndHead(b, scanned) {
+				n, err := h1.ParseRequest(b, &cc.req)
+				if err != h1.ErrIncomplete {
+					return n, err
+				}
 			}
+			scanned = max(len(b)-2, 0)
 			if started.IsZero() {
 				started = time.Now()
 				cc.rd.arm(cc.c, false, started, o.ReadHeaderTimeout)
 			}
 		} else {
+			scanned = 0
 			if err := cc.flush(); err != nil {
 				return 0, err
 			}
@@ -132,6 +142,20 @@ func (cc *clientConn) readHead() (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// mayEndHead reports whether b, from offset from on, holds an LF followed
+// by an empty line (CRLF, or a bare LF the parser will refuse).
+func mayEndHead(b []byte, from int) bool {
+	for i := from; i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		if i+1 < len(b) && b[i+1] == '\n' || i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n' {
+			return true
+		}
+	}
+	return false
 }
 
 // consumeHead drops the current request's head from the read buffer, once:
@@ -156,6 +180,7 @@ func (cc *clientConn) flush() error {
 // The connection is closed after, since what follows cannot be framed.
 // A client that went away or stayed silent gets nothing.
 func (cc *clientConn) refuse(err error) {
+	cc.method = cc.method[:0]
 	var he *h1.Error
 	switch {
 	case errors.As(err, &he):

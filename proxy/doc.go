@@ -23,7 +23,25 @@
 // counters that are cheap to read at any time ([Proxy.Usage],
 // [Proxy.RejectedAffinity], [Proxy.Switched]) are read when scraped.
 //
-// It builds on [net/http/httputil.ReverseProxy] with Rewrite, one per worker
-// instance, so that WebSocket upgrades, streaming and hop-by-hop handling are
-// the standard library's.
+// The HTTP/1.1 engine is the proxy's own (see docs/design.md, "The data
+// plane", for why and docs/benchmarks.md for what it costs): [Proxy.Run]
+// serves each client connection from one goroutine that parses the request
+// head in place (package proxy/internal/h1, which refuses anything two
+// parsers could frame differently), routes it, writes it to a kept-alive
+// connection from the worker instance's pool and relays the answer. A
+// pinned request on a kept-alive connection allocates nothing
+// (BenchmarkEnginePinned).
+//
+//	conn.go      the client connection: heads, refusals, answers of its own
+//	exchange.go  one request: routing, then the head as the worker gets it
+//	forward.go   sending the request (whole, or streaming its body)
+//	respond.go   relaying the answer, re-framed for the client
+//	body.go      copying bodies, flushing before any read that would block
+//	send.go      100-continue, errors (502, 504, 408), protocol switches
+//	pool.go      kept-alive worker connections, per instance
+//	server.go    listeners, timeouts, graceful shutdown
+//
+// The routing core (route, track, the pin table, cookies, hashing) works
+// on header values, not on an engine's types, so that another front (an
+// HTTP/2 one on net/http) can share it.
 package proxy

@@ -27,13 +27,14 @@ func (cc *clientConn) exchange(headLen int) bool {
 		return cc.switchSession()
 	}
 	now := p.o.Now()
-	var s session
+	s := &cc.sess
+	*s = session{}
 	if sid := requestCookie(r.Fields, p.o.SessionCookie); sid != nil {
 		s.key, s.has = p.o.Hasher.KeyBytes(sid), true
 		s.affinity = requestCookie(r.Fields, p.o.AffinityCookie)
 	}
 	t := p.table()
-	b := p.route(t, &s, now)
+	b := p.route(t, s, now)
 	s.keep(now, p.o.IdleTimeout)
 	if b == nil {
 		keep := !r.Close && !r.HasBody()
@@ -47,7 +48,7 @@ func (cc *clientConn) exchange(headLen int) bool {
 		n = &b.stats.upgraded
 	}
 	n.Add(1)
-	status, keep := cc.forward(b, &s, logout, start)
+	status, keep := cc.forward(b, s, logout, start)
 	n.Add(-1)
 	if status != 0 {
 		p.observe(b.gen, status, start)

@@ -222,6 +222,7 @@ type generationLister interface {
 type proxyCounters interface {
 	RejectedAffinity() int64
 	Switched() int64
+	Refused() int64
 }
 
 var (
@@ -237,7 +238,7 @@ type scrapeCollector struct {
 	proxy   proxyCounters
 	timeout time.Duration
 
-	generations, info, sessions, inFlight, upgraded, rejected, switched *prometheus.Desc
+	generations, info, sessions, inFlight, upgraded, rejected, switched, refused *prometheus.Desc
 }
 
 // genStates are the states Generations reports; a generation leaves the
@@ -263,11 +264,13 @@ func newScrapeCollector(sup generationLister, p proxyCounters, timeout time.Dura
 			"Affinity cookies ignored: forged, garbled, stale, of an ended session, or naming a generation that is gone.", nil, nil),
 		switched: prometheus.NewDesc(name("sessions_switched_total"),
 			"Sessions moved to the active generation through sessions.switch_path.", nil, nil),
+		refused: prometheus.NewDesc(name("requests_refused_total"),
+			"Requests refused before reaching a worker: malformed or ambiguous heads or chunked bodies, heads too large.", nil, nil),
 	}
 }
 
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.generations, c.info, c.sessions, c.inFlight, c.upgraded, c.rejected, c.switched} {
+	for _, d := range []*prometheus.Desc{c.generations, c.info, c.sessions, c.inFlight, c.upgraded, c.rejected, c.switched, c.refused} {
 		ch <- d
 	}
 }
@@ -275,6 +278,7 @@ func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.rejected, prometheus.CounterValue, float64(c.proxy.RejectedAffinity()))
 	ch <- prometheus.MustNewConstMetric(c.switched, prometheus.CounterValue, float64(c.proxy.Switched()))
+	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(c.proxy.Refused()))
 	// The Collector interface passes no context: the scrape's own bound.
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()

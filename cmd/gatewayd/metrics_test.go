@@ -57,10 +57,11 @@ func (l *metricsLister) set(gens ...supervisor.GenerationInfo) {
 }
 
 // metricsCounters stands in for the proxy's counters.
-type metricsCounters struct{ rejected, switched int64 }
+type metricsCounters struct{ rejected, switched, refused int64 }
 
 func (c metricsCounters) RejectedAffinity() int64 { return c.rejected }
 func (c metricsCounters) Switched() int64         { return c.switched }
+func (c metricsCounters) Refused() int64          { return c.refused }
 
 // metricsSource is a proxy.Source whose routes a test swaps.
 type metricsSource struct {
@@ -306,6 +307,22 @@ gateway_pinned_sessions{generation="2"} 0
 	if got := testutil.ToFloat64(f.m.requests.WithLabelValues("none", "5xx")); got != 1 {
 		t.Errorf(`gateway_requests_total{generation="none",code="5xx"}: got %v, want 1`, got)
 	}
+
+	// An ambiguous request is refused before routing, and counted.
+	raw, err := net.Dial("tcp", strings.TrimPrefix(f.front.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	io.WriteString(raw, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(raw), nil); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("TE and CL: got %v, %v; want 400", resp, err)
+	}
+	f.wantMetrics(t, `
+# HELP gateway_requests_refused_total Requests refused before reaching a worker: malformed or ambiguous heads or chunked bodies, heads too large.
+# TYPE gateway_requests_refused_total counter
+gateway_requests_refused_total 1
+`, "gateway_requests_refused_total")
 }
 
 func TestMetricsLifecycle(t *testing.T) {
@@ -398,6 +415,7 @@ func TestMetricsLint(t *testing.T) {
 		"gateway_requests_total", "gateway_request_duration_seconds", "gateway_pinned_sessions",
 		"gateway_generations", "gateway_generation_info", "gateway_upgrades_total", "gateway_drain_duration_seconds",
 		"gateway_sessions_lost_total", "gateway_affinity_cookies_rejected_total", "gateway_sessions_switched_total",
+		"gateway_requests_refused_total",
 		"gateway_upgraded_connections", "gateway_requests_in_flight", "gateway_build_info",
 		"go_goroutines", "process_cpu_seconds_total",
 	} {
