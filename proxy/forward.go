@@ -139,9 +139,11 @@ func (cc *clientConn) forwardStream(x *relay) (int, bool) {
 	body := cc.streamBody(wc)
 	if err := wc.readHead(o.ResponseHeaderTimeout); err != nil {
 		wc.c.Close()
-		if berr := body.wait(false); berr != nil && !body.dstFailed {
-			return cc.clientBodyFailed(berr), false
+		if berr := body.srcErr.Load(); berr != nil {
+			body.wait(true)
+			return cc.clientBodyFailed(*berr), false
 		}
+		body.wait(false)
 		return cc.headFailed(x.b, wc, err, false), false
 	}
 	status, keep, reuse := cc.respond(wc, x)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatewayd/gateway/proxy/internal/h1"
@@ -91,9 +92,13 @@ type bodyCopy struct {
 	done      chan error
 	err       error
 	dstFailed bool
-	finished  bool
-	cc        *clientConn
-	wc        *workerConn
+	finished  bool // wait has returned once
+	// srcErr is the error of a body that failed on the client's side
+	// (a broken chunk, a stall), set before the worker connection is
+	// closed because of it.
+	srcErr atomic.Pointer[error]
+	cc     *clientConn
+	wc     *workerConn
 }
 
 // streamBody starts sending the request body to the worker.
@@ -116,7 +121,8 @@ func (cc *clientConn) streamBody(wc *workerConn) *bodyCopy {
 		}
 		bc.dstFailed = st.dstFailed
 		if err != nil && !st.dstFailed {
-			wc.c.Close() // the worker must not take a cut-off body for a whole one
+			bc.srcErr.Store(&err) // before the close the other goroutine sees
+			wc.c.Close()          // the worker must not take a cut-off body for a whole one
 		}
 		bc.done <- err
 	}()
@@ -124,42 +130,38 @@ func (cc *clientConn) streamBody(wc *workerConn) *bodyCopy {
 }
 
 // wait returns the body's outcome. With answered set, the worker's answer
-// is complete: a body still being sent after a grace period is cut off
-// (both connections close, since neither can be framed any more);
-// otherwise the worker failed, and the body is cut off at once.
+// is complete and the body gets a second more to finish; otherwise the
+// worker failed and the body stops at once. A body stopped this way ends
+// with errBodyCut, and neither connection can be framed any more.
 func (bc *bodyCopy) wait(answered bool) error {
 	if bc.finished {
 		return bc.err
 	}
-	var grace <-chan time.Time
+	bc.finished = true
 	if answered {
 		t := time.NewTimer(time.Second)
 		defer t.Stop()
-		grace = t.C
-	}
-	select {
-	case bc.err = <-bc.done:
-	case <-grace:
-		bc.cut()
-	}
-	if !answered && !bc.finished && bc.err == nil {
 		select {
 		case bc.err = <-bc.done:
+			return bc.err
+		case <-t.C:
+		}
+	} else {
+		select {
+		case bc.err = <-bc.done:
+			return bc.err
 		default:
-			bc.cut()
 		}
 	}
-	bc.finished = true
+	// Wake the copy wherever it blocks, reading the client or writing to
+	// the worker: deadlines in the past.
+	past := time.Unix(1, 0)
+	bc.cc.c.SetReadDeadline(past)
+	bc.wc.c.SetWriteDeadline(past)
+	<-bc.done
+	bc.cc.rd.at, bc.wc.wd.at = past, past
+	bc.err = errBodyCut
 	return bc.err
-}
-
-func (bc *bodyCopy) cut() {
-	bc.cc.c.Close()
-	bc.wc.c.Close()
-	bc.err = <-bc.done
-	if bc.err == nil {
-		bc.err = errBodyCut
-	}
 }
 
 var errBodyCut = errors.New("request body cut off")

@@ -55,6 +55,23 @@ var hostChar = func() (t [256]bool) {
 	return t
 }()
 
+// regNameChar is what the host of an absolute-form target may contain
+// (RFC 3986 reg-name: unreserved and sub-delims), less percent-encoding,
+// which net/url refuses in a host for all but non-ASCII bytes.
+var regNameChar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "-._~!$&'()*+,;=" {
+		t[c] = true
+	}
+	return t
+}()
+
 func isToken(b []byte) bool {
 	if len(b) == 0 {
 		return false

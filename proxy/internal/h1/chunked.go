@@ -79,12 +79,21 @@ func (c *Chunked) Decode(b []byte) (data []byte, n int, err error) {
 		return nil, 2, nil
 	case chunkTrailer:
 		var scratch [16]Field
-		_, m, err := parseFields(b, scratch[:0])
+		fields, m, err := parseFields(b, scratch[:0])
+		// The same bound whether the section comes whole or in pieces.
+		if err == ErrIncomplete && len(b) >= maxTrailer || err == nil && m > maxTrailer {
+			return nil, 0, ErrTooManyFields
+		}
 		if err != nil {
-			if err == ErrIncomplete && len(b) > maxTrailer {
-				return nil, 0, ErrTooManyFields
-			}
 			return nil, 0, err
+		}
+		for i := range fields {
+			// A field that frames or routes a message has no place after
+			// the body: a worker that merges trailers into the head would
+			// see it.
+			if k := fields[i].Kind; k.Hop() || k == KindHost {
+				return nil, 0, ErrTrailerField
+			}
 		}
 		c.Trailer = b[:m]
 		c.state = chunkDone
@@ -96,10 +105,13 @@ func (c *Chunked) Decode(b []byte) (data []byte, n int, err error) {
 // maxTrailer bounds a trailer section.
 const maxTrailer = 64 << 10
 
-// chunkSize parses "1*HEXDIG *(BWS ; BWS name [BWS = BWS value]) CRLF".
+// chunkSize parses "1*HEXDIG *(BWS ; BWS name [BWS = BWS value]) CRLF",
+// but for whitespace between the size and the first ";", which net/http
+// refuses.
 func chunkSize(b []byte) (int64, int, error) {
 	l, n, err := line(b)
-	if err == ErrIncomplete && len(b) > maxChunkLine {
+	// The same bound whether the line comes whole or in pieces.
+	if err == ErrIncomplete && len(b) >= maxChunkLine || err == nil && n > maxChunkLine {
 		return 0, 0, ErrChunkSize
 	}
 	if err != nil {
@@ -113,7 +125,7 @@ func chunkSize(b []byte) (int64, int, error) {
 		}
 		size = size<<4 | int64(unhex(l[i]))
 	}
-	if i == 0 {
+	if i == 0 || i < len(l) && l[i] != ';' {
 		return 0, 0, ErrChunkSize
 	}
 	if !validExtensions(l[i:]) {

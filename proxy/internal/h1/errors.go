@@ -39,7 +39,10 @@ var (
 	ErrChunkSize        = bad("invalid chunk size")
 	ErrChunkExtension   = bad("invalid chunk extension")
 	ErrChunkEnd         = bad("chunk data not followed by CRLF")
+	ErrTrailerField     = bad("a trailer field that frames or routes the message")
 	ErrStatusLine       = bad("malformed status line")
+
+	errTrailer = bad("Trailer names a field that frames the message")
 )
 
 // maxFields bounds the fields of one head, whatever their size.

@@ -118,7 +118,8 @@ func kindOf(name []byte) Kind {
 func line(b []byte) ([]byte, int, error) {
 	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
-		if bytes.IndexByte(b, '\r') >= 0 && b[len(b)-1] != '\r' {
+		// Only a CR at the very end may be the start of a CRLF.
+		if cr := bytes.IndexByte(b, '\r'); cr >= 0 && cr < len(b)-1 {
 			return nil, 0, ErrBareLF
 		}
 		return nil, 0, ErrIncomplete
@@ -182,6 +183,26 @@ func eachToken(v []byte, f func(tok []byte)) bool {
 		f(el)
 	}
 	return true
+}
+
+// namesFraming reports whether a Trailer field value lists a field that
+// frames the message (Content-Length, Transfer-Encoding, Trailer): such a
+// field cannot come in a trailer section (RFC 9110 §6.5.1), and net/http
+// refuses the message.
+func namesFraming(v []byte) bool {
+	for len(v) > 0 {
+		var el []byte
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			el, v = v[:i], v[i+1:]
+		} else {
+			el, v = v, nil
+		}
+		el = trimOWS(el)
+		if equalFold(el, "content-length") || equalFold(el, "transfer-encoding") || equalFold(el, "trailer") {
+			return true
+		}
+	}
+	return false
 }
 
 // parseLength reads a Content-Length value: decimal digits only, at most

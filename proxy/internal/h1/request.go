@@ -1,6 +1,9 @@
 package h1
 
-import "bytes"
+import (
+	"bytes"
+	"net/netip"
+)
 
 // Request is a parsed request head. Reset by ParseRequest; the Fields slice
 // keeps its capacity across requests.
@@ -21,8 +24,8 @@ type Request struct {
 	// Close is set when the connection ends after this exchange: the client
 	// asked for it, or spoke HTTP/1.0 without keep-alive.
 	Close bool
-	// Upgrade is set for a protocol switch request (Connection: upgrade and
-	// an Upgrade field).
+	// Upgrade is set for a protocol switch request (HTTP/1.1, Connection:
+	// upgrade and a non-empty Upgrade field).
 	Upgrade bool
 	// Expect100 is set for Expect: 100-continue.
 	Expect100 bool
@@ -133,7 +136,7 @@ func (r *Request) target() error {
 			end = len(rest)
 		}
 		r.Authority, t = rest[:end], rest[end:]
-		if len(r.Authority) == 0 || bytes.IndexByte(r.Authority, '@') >= 0 || !validHost(r.Authority) {
+		if !validAuthority(r.Authority) {
 			return ErrTarget
 		}
 		if len(t) == 0 || t[0] == '?' {
@@ -153,6 +156,44 @@ func (r *Request) target() error {
 }
 
 var slash = []byte("/")
+
+// validAuthority checks the authority of an absolute-form target: a
+// reg-name or an IPv6 literal, then an optional port. Userinfo,
+// percent-encoding, an IPv4 literal in brackets, a port that is not
+// digits: net/url refuses them, and the gateway routes on this host.
+func validAuthority(a []byte) bool {
+	host := a
+	if i := bytes.LastIndexByte(a, ':'); i > bytes.LastIndexByte(a, ']') {
+		host = a[:i]
+		for _, c := range a[i+1:] {
+			if !isDigit(c) {
+				return false
+			}
+		}
+	}
+	if len(host) == 0 {
+		return false
+	}
+	if host[0] == '[' {
+		if len(host) < 2 || host[len(host)-1] != ']' {
+			return false
+		}
+		ip := host[1 : len(host)-1]
+		for _, c := range ip {
+			if !isHex(c) && c != ':' && c != '.' {
+				return false
+			}
+		}
+		addr, err := netip.ParseAddr(string(ip))
+		return err == nil && addr.Is6()
+	}
+	for _, c := range host {
+		if !regNameChar[c] {
+			return false
+		}
+	}
+	return true
+}
 
 func validHost(h []byte) bool {
 	for _, c := range h {
@@ -208,7 +249,13 @@ func (r *Request) semantics() error {
 				return ErrConnection
 			}
 		case KindUpgrade:
-			upgrade = len(f.Value) > 0
+			if len(f.Value) > 0 {
+				upgrade = true
+			}
+		case KindTrailer:
+			if namesFraming(f.Value) {
+				return errTrailer
+			}
 		case KindExpect:
 			if !equalFold(f.Value, "100-continue") {
 				return ErrExpect
@@ -227,7 +274,8 @@ func (r *Request) semantics() error {
 	if r.Minor == 0 && !keepAlive {
 		r.Close = true
 	}
-	r.Upgrade = connUpgrade && upgrade
+	// An HTTP/1.0 request cannot switch protocols (RFC 9110 §7.8).
+	r.Upgrade = connUpgrade && upgrade && r.Minor == 1
 	return nil
 }
 

@@ -38,7 +38,10 @@ func ParseResponse(b []byte, r *Response) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return n + m, r.semantics()
+	if err := r.semantics(); err != nil {
+		return 0, err
+	}
+	return n + m, nil
 }
 
 func (r *Response) statusLine(l []byte) error {
@@ -71,17 +74,19 @@ func (r *Response) statusLine(l []byte) error {
 }
 
 func (r *Response) semantics() error {
-	var lengths int
+	var length []byte
 	keepAlive := false
 	for i := range r.Fields {
 		f := &r.Fields[i]
 		switch f.Kind {
 		case KindContentLength:
+			// Repeated, it must be repeated exactly: net/http refuses
+			// "5" and "05", so another parser may too.
 			n, ok := parseLength(f.Value)
-			if !ok || lengths > 0 && n != r.ContentLength {
+			if !ok || length != nil && !bytes.Equal(f.Value, length) {
 				return ErrContentLength
 			}
-			lengths++
+			length = f.Value
 			r.ContentLength = n
 		case KindTransferEncoding:
 			if r.Chunked || !equalFold(f.Value, "chunked") {
@@ -103,10 +108,19 @@ func (r *Response) semantics() error {
 			if !ok {
 				return ErrConnection
 			}
+		case KindTrailer:
+			if namesFraming(f.Value) {
+				return errTrailer
+			}
 		}
 	}
-	if r.Chunked && lengths > 0 {
+	switch {
+	case r.Chunked && length != nil:
 		return ErrTEAndCL
+	case r.Chunked && r.Minor == 0:
+		// RFC 9112 §6.1: the framing of such a message is faulty (and
+		// net/http reads it as if there were no Transfer-Encoding).
+		return ErrTEOnHTTP10
 	}
 	if r.Minor == 0 && !keepAlive {
 		r.Close = true
