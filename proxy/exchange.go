@@ -15,7 +15,7 @@ func (cc *clientConn) exchange(headLen int) bool {
 	cc.pending = headLen
 	defer cc.consumeHead()
 	if r.Chunked {
-		if err := cc.prebuffer(headLen); err != nil {
+		if err := cc.checkChunked(headLen); err != nil {
 			cc.method = append(cc.method[:0], r.Method...)
 			cc.clientBodyFailed(err)
 			return false
@@ -132,7 +132,12 @@ func (cc *clientConn) writeRequestHead(wc *workerConn) {
 	for i := range r.Fields {
 		f := &r.Fields[i]
 		switch f.Kind {
-		case h1.KindHost, h1.KindXForwardedFor, h1.KindXForwardedHost, h1.KindXForwardedProto:
+		case h1.KindHost, h1.KindXForwardedFor, h1.KindXForwardedHost, h1.KindXForwardedProto, h1.KindForwarded:
+			continue // the gateway says where the request came from
+		case h1.KindTrailer:
+			if r.Chunked {
+				writeField(w, f.Name, f.Value) // announces the trailer, which is relayed
+			}
 			continue
 		case h1.KindTE:
 			trailers = trailers || h1.HasToken(f.Value, "trailers")

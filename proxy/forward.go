@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"net"
 	"strconv"
 	"syscall"
 	"time"
@@ -61,10 +60,14 @@ func (cc *clientConn) forwardWhole(x *relay, bodyLen int) (int, bool) {
 		}
 		wc.wd.arm(wc.c, true, time.Now(), o.BodyIdleTimeout)
 		if err = wc.out.Flush(); err == nil {
-			err = wc.readHead(o.ResponseHeaderTimeout)
+			err = cc.awaitHead(wc, o.ResponseHeaderTimeout)
 		}
 		if err == nil {
 			break
+		}
+		if err == errClientGone {
+			wc.c.Close()
+			return 499, false
 		}
 		if attempt > 0 || !wc.reused || len(wc.in.buffered()) > 0 || isTimeout(err) {
 			return cc.headFailed(x.b, wc, err, x.keep), x.keep
@@ -121,10 +124,6 @@ func (cc *clientConn) bufferedBody() (int, bool) {
 func (cc *clientConn) forwardStream(x *relay) (int, bool) {
 	o := &cc.srv.o
 	wc, err := x.b.pool.get(context.Background(), x.start)
-	if err == nil && wc.reused && !alive(wc.c) {
-		wc.c.Close()
-		wc, err = x.b.pool.get(context.Background(), time.Now())
-	}
 	if err != nil {
 		return cc.workerFailed(x.b, err, false), false
 	}
@@ -154,29 +153,28 @@ func (cc *clientConn) forwardStream(x *relay) (int, bool) {
 	return status, keep
 }
 
-// alive reports whether a kept-alive connection is still open, without
-// waiting: a request whose body streams cannot be sent again, so its
-// connection is checked before use (one non-blocking peek).
-func alive(c net.Conn) bool {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
+// alive reports whether a kept-alive connection is open and has nothing to
+// read, without waiting: one non-blocking peek, through a raw connection
+// and a callback made once per connection, so that it allocates nothing.
+func (wc *workerConn) alive() bool {
+	if wc.raw == nil {
 		return true
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	wc.quiet = false
+	if err := wc.raw.Read(wc.peekFn); err != nil {
 		return false
 	}
-	ok = true
-	rc.Read(func(fd uintptr) bool {
-		var b [1]byte
-		n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafePointer(&b[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		// EAGAIN: open and quiet. 0: closed. Bytes: an answer to nothing.
-		ok = errno == syscall.EAGAIN || errno == syscall.EWOULDBLOCK
-		_ = n
-		return true
-	})
-	return ok
+	return wc.quiet
+}
+
+// peek is the raw read behind alive: EAGAIN means open and quiet; 0 bytes
+// means closed; a byte means an answer to nothing.
+func (wc *workerConn) peek(fd uintptr) bool {
+	var b [1]byte
+	_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafePointer(&b[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	wc.quiet = errno == syscall.EAGAIN
+	return true
 }
 
 // rechunk writes a whole, already checked chunked body as the gateway

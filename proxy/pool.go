@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gatewayd/gateway/proxy/internal/h1"
@@ -24,6 +25,10 @@ type workerConn struct {
 	// while idle, and the request is tried once more on a new one.
 	reused bool
 	idle   time.Time // when it was put back
+	// raw, peekFn and quiet serve alive.
+	raw    syscall.RawConn
+	peekFn func(uintptr) bool
+	quiet  bool
 }
 
 const (
@@ -61,8 +66,17 @@ func (wp *workerPool) get(ctx context.Context, now time.Time) (*workerConn, erro
 		wp.idle = wp.idle[:n-1]
 		if now.Sub(wc.idle) < workerIdleTimeout {
 			wp.mu.Unlock()
-			wc.reused = true
-			return wc, nil
+			// An idle connection must have nothing to read: bytes there
+			// (a worker that said more than it was asked) would be taken
+			// for the next request's answer, and an end means the worker
+			// closed it. One non-blocking peek.
+			if wc.alive() {
+				wc.reused = true
+				return wc, nil
+			}
+			wc.c.Close()
+			wp.mu.Lock()
+			continue
 		}
 		wc.c.Close()
 	}
@@ -76,6 +90,10 @@ func (wp *workerPool) get(ctx context.Context, now time.Time) (*workerConn, erro
 
 func newWorkerConn(c net.Conn) *workerConn {
 	wc := &workerConn{c: c}
+	if sc, ok := c.(syscall.Conn); ok {
+		wc.raw, _ = sc.SyscallConn()
+	}
+	wc.peekFn = wc.peek
 	wc.in.init(c, workerBuffer)
 	wc.out = bufio.NewWriterSize(c, workerBuffer)
 	return wc

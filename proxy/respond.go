@@ -95,7 +95,9 @@ func (cc *clientConn) respond(wc *workerConn, x *relay) (status int, keep, reuse
 		}
 		return status, false, false
 	}
-	return status, keep, workerKeep
+	// Bytes past the answer's end answer nothing: the connection cannot be
+	// used for another client's request (they would be read as its answer).
+	return status, keep, workerKeep && len(wc.in.buffered()) == 0
 }
 
 type framing uint8

@@ -14,42 +14,29 @@ import (
 // waits as long by default).
 const expectTimeout = time.Second
 
-// prebufferMax bounds how much of a chunked request body is read and
-// checked before anything is sent to the worker.
-const prebufferMax = 64 << 10
-
-// prebuffer reads a chunked request body into the buffer until it is
-// complete or prebufferMax long, and checks its framing, so that a
-// malformed body is refused before any of it reaches a worker. A longer
-// body streams, and a framing error later in it ends the worker connection
-// in the middle of the body (which the worker must treat as incomplete).
-// The head is parsed again after, since reading may move the buffer.
-func (cc *clientConn) prebuffer(headLen int) error {
+// checkChunked checks the framing of the part of a chunked request body
+// that came with its head, so that a malformed body sent in one piece (as
+// an attack is) is refused before anything reaches a worker. It does not
+// wait for more: a body that streams (an upload that waits for answers)
+// must not stall. Bytes that come later are checked as they are copied,
+// and a framing error there cuts the worker's connection in the middle of
+// the body, which the worker must treat as incomplete; since the gateway
+// re-frames every chunk, nothing the client sent can be read as another
+// request by the worker either way.
+func (cc *clientConn) checkChunked(headLen int) error {
 	var dec h1.Chunked
-	off := headLen
-	o := &cc.srv.o
-	for {
-		_, n, err := dec.Decode(cc.in.buffered()[off:])
+	b := cc.in.buffered()[headLen:]
+	for !dec.Done() {
+		_, n, err := dec.Decode(b)
 		if err == h1.ErrIncomplete {
-			if len(cc.in.buffered()) >= headLen+prebufferMax {
-				break
-			}
-			cc.rd.arm(cc.c, false, time.Now(), o.BodyIdleTimeout)
-			if err := cc.in.fill(headLen + prebufferMax); err != nil && err != errHeadTooLarge {
-				return err
-			}
-			continue
+			return nil
 		}
 		if err != nil {
 			return err
 		}
-		off += n
-		if dec.Done() {
-			break
-		}
+		b = b[n:]
 	}
-	_, err := h1.ParseRequest(cc.in.buffered(), &cc.req)
-	return err
+	return nil
 }
 
 // expectContinue waits for the worker's answer to Expect: 100-continue
@@ -230,15 +217,17 @@ func (cc *clientConn) tunnel(b *backend, wc *workerConn, start time.Time) {
 	if len(wc.in.buffered()) > 0 {
 		w.Write(wc.in.buffered())
 	}
+	// Held before the client sees the switch, so that a forced drain
+	// (CloseHeld) never misses a connection it counted as upgraded.
+	cc.state.Store(connTunnel)
+	b.stats.hold(cc.c)
+	defer b.stats.release(cc.c)
 	err := cc.flush()
 	cc.p.observe(b.gen, 101, start)
 	if err != nil {
 		wc.c.Close()
 		return
 	}
-	cc.state.Store(connTunnel)
-	b.stats.hold(cc.c)
-	defer b.stats.release(cc.c)
 	var zero time.Time
 	cc.c.SetDeadline(zero)
 	wc.c.SetDeadline(zero)

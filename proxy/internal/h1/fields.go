@@ -24,6 +24,7 @@ const (
 	KindXForwardedFor
 	KindXForwardedHost
 	KindXForwardedProto
+	KindForwarded
 )
 
 // Field is one header field as received: its name, and its value without
@@ -68,6 +69,10 @@ func kindOf(name []byte) Kind {
 			return KindUpgrade
 		case equalFold(name, "trailer"):
 			return KindTrailer
+		}
+	case 9:
+		if equalFold(name, "forwarded") {
+			return KindForwarded
 		}
 	case 10:
 		switch {
