@@ -26,7 +26,10 @@ func (cc *clientConn) exchange(headLen int) bool {
 	if p.o.SwitchPath != "" && p.pathIs(r.Path, p.o.SwitchPath) {
 		return cc.switchSession()
 	}
-	now := p.o.Now()
+	now := start
+	if p.clock != nil {
+		now = p.clock()
+	}
 	s := &cc.sess
 	*s = session{}
 	if sid := requestCookie(r.Fields, p.o.SessionCookie); sid != nil {
@@ -48,7 +51,7 @@ func (cc *clientConn) exchange(headLen int) bool {
 		n = &b.stats.upgraded
 	}
 	n.Add(1)
-	status, keep := cc.forward(b, s, logout, start)
+	status, keep := cc.forward(b, s, logout, start, now)
 	n.Add(-1)
 	if status != 0 {
 		p.observe(b.gen, status, start)

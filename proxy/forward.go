@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"strconv"
 	"syscall"
 	"time"
@@ -20,9 +21,9 @@ import (
 // one. A longer body streams to the worker from a second goroutine while
 // this one relays the answer, as a worker may answer while it reads (an
 // echo, an early 413).
-func (cc *clientConn) forward(b *backend, s *session, logout bool, start time.Time) (int, bool) {
+func (cc *clientConn) forward(b *backend, s *session, logout bool, start, now time.Time) (int, bool) {
 	r := &cc.req
-	x := relay{b: b, s: s, logout: logout, upgrade: r.Upgrade, minor: r.Minor, keep: !r.Close, start: start}
+	x := relay{b: b, s: s, logout: logout, upgrade: r.Upgrade, minor: r.Minor, keep: !r.Close, start: start, now: now}
 	n, whole := cc.bufferedBody()
 	if whole {
 		return cc.forwardWhole(&x, n)
@@ -39,7 +40,11 @@ type relay struct {
 	upgrade bool
 	minor   int
 	keep    bool // the client connection may serve another request
-	start   time.Time
+	// start is when the request arrived (for the Observer, and the time
+	// deadlines of the exchange are armed from: reading the clock once
+	// per step would cost more than the deadlines' precision is worth);
+	// now is the same time by Options.Now, for pins and cookies.
+	start, now time.Time
 }
 
 func (cc *clientConn) forwardWhole(x *relay, bodyLen int) (int, bool) {
@@ -58,10 +63,8 @@ func (cc *clientConn) forwardWhole(x *relay, bodyLen int) (int, bool) {
 				wc.out.Write(body)
 			}
 		}
-		wc.wd.arm(wc.c, true, time.Now(), o.BodyIdleTimeout)
-		if err = wc.out.Flush(); err == nil {
-			err = cc.awaitHead(wc, o.ResponseHeaderTimeout)
-		}
+		wc.wd.arm(wc.c, true, x.start, o.BodyIdleTimeout)
+		err = cc.awaitHead(wc, x.start, o.ResponseHeaderTimeout)
 		if err == nil {
 			break
 		}
@@ -81,14 +84,14 @@ func (cc *clientConn) forwardWhole(x *relay, bodyLen int) (int, bool) {
 	cc.consumeHead()
 	cc.in.discard(bodyLen)
 	status, keep, reuse := cc.respond(wc, x)
-	cc.putWorker(x.b, wc, reuse)
+	cc.putWorker(x.b, wc, reuse, x.start)
 	return status, keep
 }
 
 // putWorker keeps a worker connection for the next request, or closes it.
-func (cc *clientConn) putWorker(b *backend, wc *workerConn, reuse bool) {
+func (cc *clientConn) putWorker(b *backend, wc *workerConn, reuse bool, now time.Time) {
 	if reuse {
-		b.pool.put(wc, time.Now())
+		b.pool.put(wc, now)
 	} else {
 		wc.c.Close()
 	}
@@ -124,6 +127,12 @@ func (cc *clientConn) bufferedBody() (int, bool) {
 func (cc *clientConn) forwardStream(x *relay) (int, bool) {
 	o := &cc.srv.o
 	wc, err := x.b.pool.get(context.Background(), x.start)
+	if err == nil && wc.reused && !wc.alive() {
+		// This request cannot be sent twice: its connection is checked
+		// even if it was idle only a moment.
+		wc.c.Close()
+		wc, err = x.b.pool.get(context.Background(), time.Now())
+	}
 	if err != nil {
 		return cc.workerFailed(x.b, err, false), false
 	}
@@ -136,7 +145,7 @@ func (cc *clientConn) forwardStream(x *relay) (int, bool) {
 		}
 	}
 	body := cc.streamBody(wc)
-	if err := wc.readHead(o.ResponseHeaderTimeout); err != nil {
+	if err := wc.readHead(time.Now(), o.ResponseHeaderTimeout); err != nil {
 		wc.c.Close()
 		if berr := body.srcErr.Load(); berr != nil {
 			body.wait(true)
@@ -149,13 +158,14 @@ func (cc *clientConn) forwardStream(x *relay) (int, bool) {
 	if body.wait(true) != nil {
 		keep, reuse = false, false
 	}
-	cc.putWorker(x.b, wc, reuse)
+	cc.putWorker(x.b, wc, reuse, time.Now())
 	return status, keep
 }
 
 // alive reports whether a kept-alive connection is open and has nothing to
 // read, without waiting: one non-blocking peek, through a raw connection
 // and a callback made once per connection, so that it allocates nothing.
+// For a request whose body streams and so cannot be sent twice.
 func (wc *workerConn) alive() bool {
 	if wc.raw == nil {
 		return true
@@ -175,6 +185,51 @@ func (wc *workerConn) peek(fd uintptr) bool {
 		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
 	wc.quiet = errno == syscall.EAGAIN
 	return true
+}
+
+// errNotQuiet: a kept-alive connection held bytes before the request was
+// sent (they answer nothing) or had been closed by the worker.
+var errNotQuiet = errors.New("kept-alive worker connection closed, or holding bytes nobody asked for")
+
+// send writes the buffered request and waits until the worker's answer
+// starts to arrive (or the read deadline passes). Before writing, one
+// non-blocking peek checks that the connection is open and quiet: bytes an
+// idle connection holds would otherwise be read as this request's answer,
+// another client's perhaps. The peek costs no system call of its own: it
+// replaces the read that would otherwise find nothing yet right after the
+// write, since the wait is for readiness, not a read.
+func (wc *workerConn) send() error {
+	if wc.raw == nil {
+		return wc.out.Flush()
+	}
+	if len(wc.in.buffered()) > 0 {
+		return errNotQuiet
+	}
+	wc.sent, wc.sendErr = false, nil
+	err := wc.raw.Read(wc.sendFn)
+	if wc.sendErr != nil {
+		return wc.sendErr
+	}
+	return err
+}
+
+// sendStep is send's callback: first the peek and the write, then (after
+// the poller saw the answer arrive) done.
+func (wc *workerConn) sendStep(fd uintptr) bool {
+	if wc.sent {
+		return true
+	}
+	wc.sent = true
+	wc.peek(fd)
+	if !wc.quiet {
+		wc.sendErr = errNotQuiet
+		return true
+	}
+	if err := wc.out.Flush(); err != nil {
+		wc.sendErr = err
+		return true
+	}
+	return false
 }
 
 // rechunk writes a whole, already checked chunked body as the gateway

@@ -25,10 +25,13 @@ type workerConn struct {
 	// while idle, and the request is tried once more on a new one.
 	reused bool
 	idle   time.Time // when it was put back
-	// raw, peekFn and quiet serve alive.
-	raw    syscall.RawConn
-	peekFn func(uintptr) bool
-	quiet  bool
+	// raw, peekFn, quiet, sendFn, sent and sendErr serve alive and send.
+	raw     syscall.RawConn
+	peekFn  func(uintptr) bool
+	quiet   bool
+	sendFn  func(uintptr) bool
+	sent    bool
+	sendErr error
 }
 
 const (
@@ -66,17 +69,10 @@ func (wp *workerPool) get(ctx context.Context, now time.Time) (*workerConn, erro
 		wp.idle = wp.idle[:n-1]
 		if now.Sub(wc.idle) < workerIdleTimeout {
 			wp.mu.Unlock()
-			// An idle connection must have nothing to read: bytes there
-			// (a worker that said more than it was asked) would be taken
-			// for the next request's answer, and an end means the worker
-			// closed it. One non-blocking peek.
-			if wc.alive() {
-				wc.reused = true
-				return wc, nil
-			}
-			wc.c.Close()
-			wp.mu.Lock()
-			continue
+			// Whether it is still open and quiet is checked when the
+			// request is sent (workerConn.send).
+			wc.reused = true
+			return wc, nil
 		}
 		wc.c.Close()
 	}
@@ -93,7 +89,7 @@ func newWorkerConn(c net.Conn) *workerConn {
 	if sc, ok := c.(syscall.Conn); ok {
 		wc.raw, _ = sc.SyscallConn()
 	}
-	wc.peekFn = wc.peek
+	wc.peekFn, wc.sendFn = wc.peek, wc.sendStep
 	wc.in.init(c, workerBuffer)
 	wc.out = bufio.NewWriterSize(c, workerBuffer)
 	return wc

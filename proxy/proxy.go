@@ -58,6 +58,10 @@ type Proxy struct {
 	rejected atomic.Int64 // affinity cookies ignored
 	switched atomic.Int64 // sessions moved by the switch path
 	refused  atomic.Int64 // requests refused as malformed or ambiguous
+
+	// clock is Options.Now when one was given (tests); nil means the
+	// request path reuses the time it read when the request arrived.
+	clock func() time.Time
 }
 
 // New checks o, fills in defaults, and returns a Proxy.
@@ -83,10 +87,11 @@ func New(o Options) (*Proxy, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	clock := o.Now
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	p := &Proxy{o: o, log: o.Logger, logout: map[string]bool{}, stats: newStatsTable()}
+	p := &Proxy{o: o, log: o.Logger, logout: map[string]bool{}, stats: newStatsTable(), clock: clock}
 	p.pins = newPinTable(p.stats)
 	for _, path := range o.LogoutPaths {
 		p.logout[path] = true

@@ -13,9 +13,9 @@ import (
 const maxResponseHead = 256 << 10
 
 // readHead waits for a response head from the worker, at most timeout
-// (0: no limit) from the call.
-func (wc *workerConn) readHead(timeout time.Duration) error {
-	wc.rd.arm(wc.c, false, time.Now(), timeout)
+// (0: no limit) from now.
+func (wc *workerConn) readHead(now time.Time, timeout time.Duration) error {
+	wc.rd.arm(wc.c, false, now, timeout)
 	for {
 		if len(wc.in.buffered()) > 0 {
 			n, err := h1.ParseResponse(wc.in.buffered(), &wc.resp)
@@ -51,7 +51,7 @@ func (cc *clientConn) respond(wc *workerConn, x *relay) (status int, keep, reuse
 		if err := cc.flush(); err != nil {
 			return 499, false, false
 		}
-		if err := wc.readHead(o.ResponseHeaderTimeout); err != nil {
+		if err := wc.readHead(time.Now(), o.ResponseHeaderTimeout); err != nil {
 			return cc.headFailed(b, wc, err, x.keep), x.keep, false
 		}
 	}
@@ -59,7 +59,7 @@ func (cc *clientConn) respond(wc *workerConn, x *relay) (status int, keep, reuse
 	status = resp.Status
 	cc.v.reset()
 	secure := false
-	cc.p.track(b, s, x.logout && status < 400, secure, resp.Fields, cc.p.o.Now(), &cc.v)
+	cc.p.track(b, s, x.logout && status < 400, secure, resp.Fields, x.now, &cc.v)
 	if status == 101 {
 		cc.tunnel(b, wc, x.start)
 		return 0, false, false
@@ -74,7 +74,7 @@ func (cc *clientConn) respond(wc *workerConn, x *relay) (status int, keep, reuse
 		out = bodyEOF
 	}
 	keep = x.keep && out != bodyEOF
-	cc.writeResponseHead(resp, bodyless, out, keep, minor)
+	cc.writeResponseHead(resp, bodyless, out, keep, minor, x.start)
 	wc.in.discard(wc.headLen)
 	workerKeep := !resp.Close && in != bodyEOF
 	st := stream{src: &wc.in, srd: &wc.rd, srcConn: wc.c, dst: cc.out, dwd: &cc.wd, dstConn: cc.c,
@@ -125,9 +125,9 @@ func framingOf(resp *h1.Response, bodyless bool) framing {
 // status, the worker's fields less the hop-by-hop ones, the end header and
 // a session cookie that track replaced, the cookies track adds, and the
 // framing and connection fields of the gateway's choice.
-func (cc *clientConn) writeResponseHead(resp *h1.Response, bodyless bool, out framing, keep bool, minor int) {
+func (cc *clientConn) writeResponseHead(resp *h1.Response, bodyless bool, out framing, keep bool, minor int, now time.Time) {
 	w, p := cc.out, cc.p
-	cc.wd.arm(cc.c, true, time.Now(), cc.srv.o.WriteTimeout)
+	cc.wd.arm(cc.c, true, now, cc.srv.o.WriteTimeout)
 	writeStatusLine(w, resp.Status, resp.Reason)
 	for i := range resp.Fields {
 		f := &resp.Fields[i]

@@ -50,7 +50,7 @@ func (cc *clientConn) expectContinue(wc *workerConn, x *relay) (status int, done
 	if err := wc.out.Flush(); err != nil {
 		return cc.headFailed(x.b, wc, err, false), true
 	}
-	err := wc.readHead(expectTimeout)
+	err := wc.readHead(time.Now(), expectTimeout)
 	switch {
 	case err == nil && wc.resp.Status == 100:
 		wc.in.discard(wc.headLen)

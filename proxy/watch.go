@@ -22,14 +22,20 @@ var errClientGone = errors.New("the client closed its connection")
 // past is a deadline that has passed: it wakes a blocked read at once.
 var past = time.Unix(1, 0)
 
-// awaitHead waits for the worker's response head, at most timeout in all
-// (0: no limit), watching the client from watchAfter on.
-func (cc *clientConn) awaitHead(wc *workerConn, timeout time.Duration) error {
+// awaitHead sends the buffered request (see workerConn.send) and waits for
+// the worker's response head, at most timeout in all (0: no limit),
+// watching the client from watchAfter on.
+func (cc *clientConn) awaitHead(wc *workerConn, start time.Time, timeout time.Duration) error {
+	first := watchAfter
 	if timeout > 0 && timeout <= watchAfter {
-		return wc.readHead(timeout)
+		first = timeout
 	}
-	err := wc.readHead(watchAfter)
-	if err == nil || !isTimeout(err) {
+	wc.rd.arm(wc.c, false, start, first)
+	err := wc.send()
+	if err == nil {
+		err = wc.readHead(start, first)
+	}
+	if err == nil || !isTimeout(err) || first == timeout {
 		return err
 	}
 	w := cc.watchClient(wc)
@@ -37,7 +43,7 @@ func (cc *clientConn) awaitHead(wc *workerConn, timeout time.Duration) error {
 	if timeout > 0 {
 		rest = timeout - watchAfter
 	}
-	err = wc.readHead(rest)
+	err = wc.readHead(time.Now(), rest)
 	if w.stop() {
 		return errClientGone
 	}
