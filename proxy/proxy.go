@@ -125,7 +125,7 @@ type session struct {
 	fresh    bool   // the affinity cookie needs no reissue (see keep)
 }
 
-// route picks the backend of a request as DESIGN.md "Routing and sessions"
+// route picks the backend of a request as docs/design.md "Routing and sessions"
 // says: a pinned session goes to its pin, a valid affinity cookie pins it
 // again, anything else goes to the active generation. nil: none is ready.
 // It is the routing core every front of the proxy shares.

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// The layering of DESIGN.md, checked like tailscale's deps_test: the proxy
+// The layering of docs/design.md ("Parts and import rules"), checked like tailscale's deps_test: the proxy
 // knows nothing of systemd or D-Bus, the supervisor only through its
 // systemd runner, and nothing imports cmd.
 func TestImportRules(t *testing.T) {
