@@ -39,25 +39,11 @@ for tool in go curl wrk; do
 	fi
 done
 
+# shellcheck source=tests/bench/lib.sh
+. "$root/tests/bench/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench.XXXXXX")
 pids=()     # processes this script started, stopped in reverse order
 gw_pid=""   # gatewayd, whose workers are stopped by gatewayd itself
-
-# shellcheck disable=SC2317 # only called from the EXIT trap
-# stop_pid sends SIGTERM to one process we started, waits up to $2 seconds,
-# then SIGKILLs it.
-stop_pid() {
-	local pid=$1 grace=${2:-5} i
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < grace * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-		sleep 0.1
-	done
-	echo "loopback.sh: pid $pid did not stop within ${grace}s of SIGTERM, killing it" >&2
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
 
 # shellcheck disable=SC2317 # the EXIT trap
 cleanup() {
@@ -86,45 +72,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port prints a TCP port in 20000-59999 that nothing on 127.0.0.1
-# answers on (bash's /dev/tcp: no extra tool needed).
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	echo "loopback.sh: no free port found" >&2
-	return 1
-}
-
-# wait_http waits up to $2 seconds for URL $1 to answer 200; $3, if set, is a
-# PID that must stay alive meanwhile.
-wait_http() {
-	local url=$1 secs=$2 pid=${3:-} i
-	for ((i = 0; i < secs * 10; i++)); do
-		if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
-			echo "loopback.sh: pid $pid exited while waiting for $url" >&2
-			return 1
-		fi
-		curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "loopback.sh: $url did not answer 200 within ${secs}s" >&2
-	return 1
-}
-
-# login POSTs a login to base URL $1 and prints the Cookie header value a
-# browser would send next (every cookie the answer set).
+# login POSTs a login to base URL $1 and prints the cookies it set.
 login() {
 	curl -fsS -o /dev/null -D - -X POST -H 'Accept: application/json' \
-		--data-urlencode user=bench "$1/login" |
-		tr -d '\r' |
-		sed -n 's/^[Ss]et-[Cc]ookie: *\([^;]*\).*/\1/p' |
-		paste -sd ';' - | sed 's/;/; /g'
+		--data-urlencode user=bench "$1/login" | cookies
 }
 
 # --- build and lay out a deployment ---------------------------------------

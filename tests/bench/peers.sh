@@ -95,25 +95,11 @@ if (($(nproc) < 2)); then
 	exit 1
 fi
 
+# shellcheck source=tests/bench/lib.sh
+. "$root/tests/bench/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gateway-peers.XXXXXX")
 pids=()   # processes this script started, stopped in reverse order
 gw_pid="" # gatewayd, whose worker is stopped by gatewayd itself
-
-# shellcheck disable=SC2317 # only called from the EXIT trap
-# stop_pid sends SIGTERM to one process we started, waits up to $2 seconds,
-# then SIGKILLs it.
-stop_pid() {
-	local pid=$1 grace=${2:-5} i
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < grace * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-		sleep 0.1
-	done
-	echo "peers.sh: pid $pid did not stop within ${grace}s of SIGTERM, killing it" >&2
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
 
 # shellcheck disable=SC2317 # the EXIT trap
 cleanup() {
@@ -145,48 +131,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# free_port prints a TCP port in 20000-59999 that nothing on 127.0.0.1
-# answers on and that this script has not handed out yet.
-used_ports=" "
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		[[ $used_ports == *" $p "* ]] && continue
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			used_ports+="$p "
-			echo "$p"
-			return 0
-		fi
-	done
-	echo "peers.sh: no free port found" >&2
-	return 1
-}
-
-# wait_http waits up to $2 seconds for URL $1 to answer 200; $3 is a PID
-# that must stay alive meanwhile.
-wait_http() {
-	local url=$1 secs=$2 pid=$3 i
-	for ((i = 0; i < secs * 10; i++)); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "peers.sh: pid $pid exited while waiting for $url" >&2
-			return 1
-		fi
-		curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "peers.sh: $url did not answer 200 within ${secs}s" >&2
-	return 1
-}
-
-# login GETs /login through base URL $1 and prints the Cookie header value a
-# browser would send next: every cookie the answer set, "a=1; b=2".
-login() {
-	curl -fsS -o /dev/null -D - --max-time 5 "$1/login" |
-		tr -d '\r' |
-		sed -n 's/^[Ss]et-[Cc]ookie: *\([^;]*\).*/\1/p' |
-		paste -sd ';' - | sed 's/;/; /g'
-}
+# login GETs /login through base URL $1 and prints the cookies it set.
+login() { curl -fsS -o /dev/null -D - --max-time 5 "$1/login" | cookies; }
 
 # --- build and configure ------------------------------------------------------
 
