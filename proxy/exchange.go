@@ -14,15 +14,14 @@ func (cc *clientConn) exchange(headLen int) bool {
 	start := time.Now()
 	cc.pending = headLen
 	defer cc.consumeHead()
+	cc.method = append(cc.method[:0], r.Method...)
+	cc.path = append(cc.path[:0], r.Path...)
 	if r.Chunked {
 		if err := cc.checkChunked(headLen); err != nil {
-			cc.method = append(cc.method[:0], r.Method...)
 			cc.clientBodyFailed(err)
 			return false
 		}
 	}
-	cc.method = append(cc.method[:0], r.Method...)
-	cc.path = append(cc.path[:0], r.Path...)
 	if p.o.SwitchPath != "" && p.pathIs(r.Path, p.o.SwitchPath) {
 		return cc.switchSession()
 	}
