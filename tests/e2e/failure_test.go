@@ -136,3 +136,32 @@ func TestOversizedHeadersAreRefused(t *testing.T) {
 		t.Fatalf("after the refused request: got %+v", w)
 	}
 }
+
+// A worker that does not start answering within
+// gateway.response_header_timeout (the config key reaches the proxy): its
+// client gets 504, the log names the generation, instance and path, and the
+// next request is served. (proxy/timeout_test.go checks the in-flight
+// count.)
+func TestSlowWorkerIs504(t *testing.T) {
+	g := startGateway(t, options{gateway: `response_header_timeout = "300ms"`})
+	resp, err := http.Get(g.url + "/slow?ms=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("status: got %d, want 504", resp.StatusCode)
+	}
+	g.waitLog(`msg="worker did not answer in time" component=proxy generation=1 instance=1 method=GET path=/slow timeout=300ms`, 1, 5*time.Second)
+	if w := g.browser().Who(); w.Generation != "1" {
+		t.Fatalf("after the timeout: got %+v", w)
+	}
+	resp, err = http.Get(g.url + "/slow?ms=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a prompt /slow: got %d, want 200", resp.StatusCode)
+	}
+}

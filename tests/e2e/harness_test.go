@@ -44,6 +44,7 @@ type options struct {
 	readiness  string
 	admin      bool   // serve the admin console ([admin] listen) on a free loopback port
 	switchPath string // sessions.switch_path
+	gateway    string // TOML lines added to [gateway]
 }
 
 // startGateway lays out releases rel1 and rel2 (both the notes app), points
@@ -81,6 +82,7 @@ runtime_directory = %q
 state_directory = %q
 shutdown_timeout = "10s"
 runner = "process"
+%s
 
 [app]
 directory = %q
@@ -103,7 +105,7 @@ logout_paths = ["/signout"]
 [drain]
 max_time = %q
 close_window = %q
-%s`, port, filepath.Join(g.dir, "run"), filepath.Join(g.dir, "state"), filepath.Join(g.dir, "current"),
+%s`, port, filepath.Join(g.dir, "run"), filepath.Join(g.dir, "state"), o.gateway, filepath.Join(g.dir, "current"),
 		def(o.socket, "fd"), o.instances, def(o.readiness, "5s"), def(o.idle, "30m"),
 		def(o.maxDrain, "1h"), def(o.window, "1s"), o.extra)
 	if o.switchPath != "" {
