@@ -42,27 +42,39 @@ func (r *Request) HasBody() bool { return r.Chunked || r.ContentLength > 0 }
 // refused one an *Error. It refuses every ambiguity RFC 9112 lets a server
 // refuse: see the package doc.
 func ParseRequest(b []byte, r *Request) (int, error) {
-	fields := r.Fields[:0]
-	*r = Request{Fields: fields, ContentLength: -1}
+	*r = Request{Fields: r.Fields[:0], ContentLength: -1}
+	return parseHead(b, r, &r.Fields)
+}
+
+// message is what a head is parsed into: its start line, its fields, then
+// what the fields say together.
+type message interface {
+	startLine(l []byte) error
+	semantics() error
+}
+
+// parseHead parses a head into m, appending its fields to *fields.
+func parseHead(b []byte, m message, fields *[]Field) (int, error) {
 	l, n, err := line(b)
 	if err != nil {
 		return 0, err
 	}
-	if err := r.requestLine(l); err != nil {
+	if err := m.startLine(l); err != nil {
 		return 0, err
 	}
-	fields, m, err := parseFields(b[n:], fields)
-	r.Fields = fields
+	f, k, err := parseFields(b[n:], *fields)
+	*fields = f
 	if err != nil {
 		return 0, err
 	}
-	if err := r.semantics(); err != nil {
+	if err := m.semantics(); err != nil {
 		return 0, err
 	}
-	return n + m, nil
+	return n + k, nil
 }
 
-func (r *Request) requestLine(l []byte) error {
+// startLine parses the request line.
+func (r *Request) startLine(l []byte) error {
 	sp := bytes.IndexByte(l, ' ')
 	if sp < 0 {
 		return ErrRequestLine

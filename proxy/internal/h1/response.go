@@ -24,27 +24,12 @@ type Response struct {
 // rules as a client's request: one that could be framed two ways is
 // refused, never guessed at.
 func ParseResponse(b []byte, r *Response) (int, error) {
-	fields := r.Fields[:0]
-	*r = Response{Fields: fields, ContentLength: -1}
-	l, n, err := line(b)
-	if err != nil {
-		return 0, err
-	}
-	if err := r.statusLine(l); err != nil {
-		return 0, err
-	}
-	fields, m, err := parseFields(b[n:], fields)
-	r.Fields = fields
-	if err != nil {
-		return 0, err
-	}
-	if err := r.semantics(); err != nil {
-		return 0, err
-	}
-	return n + m, nil
+	*r = Response{Fields: r.Fields[:0], ContentLength: -1}
+	return parseHead(b, r, &r.Fields)
 }
 
-func (r *Response) statusLine(l []byte) error {
+// startLine parses the status line.
+func (r *Response) startLine(l []byte) error {
 	if len(l) < 12 || string(l[:7]) != "HTTP/1." || (l[7] != '0' && l[7] != '1') || l[8] != ' ' {
 		return ErrStatusLine
 	}
