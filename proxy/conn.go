@@ -158,6 +158,15 @@ func mayEndHead(b []byte, from int) bool {
 	return false
 }
 
+// mayKeep reports whether the connection may serve another request after
+// this one: the client did not ask to close it, and the gateway is not
+// shutting down. An answer given during shutdown says "Connection: close",
+// as net/http's does, so that the client does not send its next request
+// on a connection about to close.
+func (cc *clientConn) mayKeep() bool {
+	return !cc.req.Close && !cc.srv.stopping.Load()
+}
+
 // consumeHead drops the current request's head from the read buffer, once:
 // after it, the parsed request's slices are no longer valid.
 func (cc *clientConn) consumeHead() {

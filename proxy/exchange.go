@@ -39,7 +39,7 @@ func (cc *clientConn) exchange(headLen int) bool {
 	b := p.route(t, s, now)
 	s.keep(now, p.o.IdleTimeout)
 	if b == nil {
-		keep := !r.Close && !r.HasBody()
+		keep := cc.mayKeep() && !r.HasBody()
 		cc.answer(503, "Retry-After: 2\r\n", "no generation of the app is ready yet\n", !keep)
 		p.observe(0, 503, start)
 		return keep

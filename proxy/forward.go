@@ -23,7 +23,7 @@ import (
 // echo, an early 413).
 func (cc *clientConn) forward(b *backend, s *session, logout bool, start, now time.Time) (int, bool) {
 	r := &cc.req
-	x := relay{b: b, s: s, logout: logout, upgrade: r.Upgrade, minor: r.Minor, keep: !r.Close, start: start, now: now}
+	x := relay{b: b, s: s, logout: logout, upgrade: r.Upgrade, minor: r.Minor, keep: cc.mayKeep(), start: start, now: now}
 	n, whole := cc.bufferedBody()
 	if whole {
 		return cc.forwardWhole(&x, n)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"net"
+	"sync"
 	"testing"
 )
 
@@ -25,13 +26,8 @@ func serveProxy(tb testing.TB, p *Proxy, o ServerOptions) *front {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, []net.Listener{l}, o) }()
 	f := &front{URL: "http://" + l.Addr().String(), Addr: l.Addr().String()}
-	f.stop = func() {
-		if cancel != nil {
-			cancel()
-			<-done
-			cancel = nil
-		}
-	}
+	var once sync.Once
+	f.stop = func() { once.Do(func() { cancel(); <-done }) }
 	tb.Cleanup(f.Close)
 	return f
 }

@@ -73,7 +73,7 @@ func (cc *clientConn) respond(wc *workerConn, x *relay) (status int, keep, reuse
 	if minor == 0 && in != bodyNone && in != bodyLength {
 		out = bodyEOF
 	}
-	keep = x.keep && out != bodyEOF
+	keep = x.keep && out != bodyEOF && !cc.srv.stopping.Load()
 	cc.writeResponseHead(resp, bodyless, out, keep, minor, x.start)
 	wc.in.discard(wc.headLen)
 	workerKeep := !resp.Close && in != bodyEOF

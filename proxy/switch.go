@@ -22,7 +22,7 @@ import (
 // drop its pin would only risk sending it to another instance.
 func (cc *clientConn) switchSession() bool {
 	r, p := &cc.req, cc.p
-	keep := !r.Close && !r.HasBody()
+	keep := cc.mayKeep() && !r.HasBody()
 	if string(r.Method) != "GET" && string(r.Method) != "POST" {
 		cc.answer(405, "Allow: GET, POST\r\n", "method not allowed\n", !keep)
 		return keep

@@ -1,0 +1,68 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// A request in flight when Run's context ends is answered, with
+// "Connection: close" (the client must not send another request on a
+// connection about to close), and Run returns once it is.
+func TestShutdownAnswersWithConnectionClose(t *testing.T) {
+	release, started := make(chan struct{}), make(chan struct{}, 1)
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		<-release
+		io.WriteString(w, "done")
+	}))
+	defer s.Close()
+	src := &staticSource{}
+	src.set(&Routes{Active: gen(1, s)})
+	h, _ := NewHasher([]byte("0123456789abcdef0123456789abcdef"))
+	p, err := New(Options{Source: src, Hasher: h, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := serveProxy(t, p, ServerOptions{ShutdownTimeout: waitLimit})
+	c, err := net.Dial("tcp", f.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-started
+	stopped := make(chan struct{})
+	go func() { f.Close(); close(stopped) }()
+	deadline := time.Now().Add(waitLimit)
+	for { // Run is stopping once the listener is closed
+		probe, err := net.Dial("tcp", f.Addr)
+		if err != nil {
+			break
+		}
+		probe.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the listener still accepts after Run's context ended")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "done" || !resp.Close {
+		t.Fatalf("got %d %q close=%v, want 200 %q close=true", resp.StatusCode, body, resp.Close, "done")
+	}
+	select {
+	case <-stopped:
+	case <-time.After(waitLimit):
+		t.Fatal("Run did not return after the last request was answered")
+	}
+}
