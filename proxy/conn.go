@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"errors"
-	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -234,9 +233,4 @@ func writeStatusLine(w *bufio.Writer, status int, reason []byte) {
 		w.WriteString(statusText(status))
 	}
 	w.WriteString("\r\n")
-}
-
-// isClosed reports an error that only says the peer went away.
-func isClosed(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF)
 }

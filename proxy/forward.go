@@ -180,11 +180,19 @@ func (wc *workerConn) alive() bool {
 // peek is the raw read behind alive: EAGAIN means open and quiet; 0 bytes
 // means closed; a byte means an answer to nothing.
 func (wc *workerConn) peek(fd uintptr) bool {
-	var b [1]byte
-	_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafePointer(&b[0])), 1,
-		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	_, errno := peekByte(fd)
 	wc.quiet = errno == syscall.EAGAIN
 	return true
+}
+
+// peekByte looks at the next byte of a socket without taking it or
+// waiting: the byte count (0 at the end of the stream) or an errno, EAGAIN
+// when nothing is there yet.
+func peekByte(fd uintptr) (uintptr, syscall.Errno) {
+	var b [1]byte
+	n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafePointer(&b[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	return n, errno
 }
 
 // errNotQuiet: a kept-alive connection held bytes before the request was

@@ -142,7 +142,6 @@ func (bc *bodyCopy) wait(answered bool) error {
 	}
 	// Wake the copy wherever it blocks, reading the client or writing to
 	// the worker: deadlines in the past.
-	past := time.Unix(1, 0)
 	bc.cc.c.SetReadDeadline(past)
 	bc.wc.c.SetWriteDeadline(past)
 	<-bc.done

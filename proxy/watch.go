@@ -93,9 +93,7 @@ func hungUp(c net.Conn) bool {
 	}
 	gone := false
 	err = rc.Read(func(fd uintptr) bool {
-		var b [1]byte
-		n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafePointer(&b[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		n, errno := peekByte(fd)
 		if errno == syscall.EAGAIN {
 			return false // not readable yet: wait
 		}

@@ -225,3 +225,26 @@ func parseLength(v []byte) (int64, bool) {
 	}
 	return n, true
 }
+
+// connection is what the Connection fields of a message say.
+type connection struct {
+	close, keepAlive, upgrade bool
+	// other: they name fields, which are hop-by-hop (see Nominated).
+	other bool
+}
+
+// read adds one Connection field's tokens; false if one is not a token.
+func (c *connection) read(v []byte) bool {
+	return eachToken(v, func(tok []byte) {
+		switch {
+		case equalFold(tok, "close"):
+			c.close = true
+		case equalFold(tok, "keep-alive"):
+			c.keepAlive = true
+		case equalFold(tok, "upgrade"):
+			c.upgrade = true
+		default:
+			c.other = true
+		}
+	})
+}

@@ -221,7 +221,8 @@ func validHost(h []byte) bool {
 // differently.
 func (r *Request) semantics() error {
 	var hosts, lengths, encodings int
-	var keepAlive, connUpgrade, upgrade bool
+	var conn connection
+	var upgrade bool
 	for i := range r.Fields {
 		f := &r.Fields[i]
 		switch f.Kind {
@@ -245,19 +246,7 @@ func (r *Request) semantics() error {
 			}
 			r.Chunked = true
 		case KindConnection:
-			ok := eachToken(f.Value, func(tok []byte) {
-				switch {
-				case equalFold(tok, "close"):
-					r.Close = true
-				case equalFold(tok, "keep-alive"):
-					keepAlive = true
-				case equalFold(tok, "upgrade"):
-					connUpgrade = true
-				default:
-					r.ConnTokens = true
-				}
-			})
-			if !ok {
+			if !conn.read(f.Value) {
 				return ErrConnection
 			}
 		case KindUpgrade:
@@ -283,11 +272,9 @@ func (r *Request) semantics() error {
 	case r.Chunked && r.Minor == 0:
 		return ErrTEOnHTTP10
 	}
-	if r.Minor == 0 && !keepAlive {
-		r.Close = true
-	}
+	r.Close, r.ConnTokens = conn.close || r.Minor == 0 && !conn.keepAlive, conn.other
 	// An HTTP/1.0 request cannot switch protocols (RFC 9110 §7.8).
-	r.Upgrade = connUpgrade && upgrade && r.Minor == 1
+	r.Upgrade = conn.upgrade && upgrade && r.Minor == 1
 	return nil
 }
 

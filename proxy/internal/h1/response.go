@@ -60,7 +60,7 @@ func (r *Response) startLine(l []byte) error {
 
 func (r *Response) semantics() error {
 	var length []byte
-	keepAlive := false
+	var conn connection
 	for i := range r.Fields {
 		f := &r.Fields[i]
 		switch f.Kind {
@@ -79,18 +79,7 @@ func (r *Response) semantics() error {
 			}
 			r.Chunked = true
 		case KindConnection:
-			ok := eachToken(f.Value, func(tok []byte) {
-				switch {
-				case equalFold(tok, "close"):
-					r.Close = true
-				case equalFold(tok, "keep-alive"):
-					keepAlive = true
-				case equalFold(tok, "upgrade"):
-				default:
-					r.ConnTokens = true
-				}
-			})
-			if !ok {
+			if !conn.read(f.Value) {
 				return ErrConnection
 			}
 		case KindTrailer:
@@ -107,9 +96,7 @@ func (r *Response) semantics() error {
 		// net/http reads it as if there were no Transfer-Encoding).
 		return ErrTEOnHTTP10
 	}
-	if r.Minor == 0 && !keepAlive {
-		r.Close = true
-	}
+	r.Close, r.ConnTokens = conn.close || r.Minor == 0 && !conn.keepAlive, conn.other
 	return nil
 }
 
