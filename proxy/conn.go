@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -40,6 +41,9 @@ type clientConn struct {
 	// state is connIdle between requests and connBusy during one; Run's
 	// shutdown closes idle connections and lets busy ones finish.
 	state atomic.Int32
+	// unread is set when the gateway refused a request whose rest the
+	// client may still be sending: the connection is closed by linger.
+	unread bool
 }
 
 const (
@@ -78,6 +82,7 @@ func (cc *clientConn) serve() {
 		n, err := cc.readHead()
 		if err != nil {
 			cc.refuse(err)
+			cc.linger()
 			return
 		}
 		if !cc.state.CompareAndSwap(connIdle, connBusy) {
@@ -86,12 +91,36 @@ func (cc *clientConn) serve() {
 		keep := cc.exchange(n)
 		if !keep || !cc.state.CompareAndSwap(connBusy, connIdle) || cc.srv.stopping.Load() {
 			cc.flush()
+			cc.linger()
 			return
 		}
 	}
 }
 
+// Lingering after a refusal: at most this long and this many bytes.
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 256 << 10
+)
+
+// linger, after a refusal (cc.unread), closes the sending side and reads
+// what the client still sends for a moment before the connection is closed.
+// Closing a socket with unread bytes makes the kernel send a reset, which
+// can destroy the answer before the client has read it: a 431 to a client
+// still sending a large head, a 400 to one still sending its body.
+func (cc *clientConn) linger() {
+	if !cc.unread {
+		return
+	}
+	if cw, ok := cc.c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	cc.c.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, cc.c, lingerBytes)
+}
+
 func (cc *clientConn) release() {
+	cc.unread = false
 	cc.state.Store(connClosed)
 	cc.srv.forget(cc)
 	cc.c.Close()
@@ -195,8 +224,10 @@ func (cc *clientConn) refuse(err error) {
 		cc.p.refused.Add(1)
 		cc.p.log.Debug("request refused", "client", cc.c.RemoteAddr().String(), "status", he.Status, "reason", he.Reason)
 		cc.answer(he.Status, "", he.Reason+"\n", true)
+		cc.unread = true
 	case err == errHeadTooLarge:
 		cc.p.refused.Add(1)
+		cc.unread = true
 		cc.answer(431, "", "request header fields too large\n", true)
 	default:
 		return

@@ -161,6 +161,7 @@ func (cc *clientConn) clientBodyFailed(err error) int {
 	case errors.As(err, &he):
 		cc.p.refused.Add(1)
 		cc.answer(he.Status, "", he.Reason+"\n", true)
+		cc.unread = true
 		return he.Status
 	case isTimeout(err):
 		cc.answer(408, "", "request body timed out\n", true)

@@ -163,6 +163,26 @@ func TestOversizedHeadStillInFlightGets431(t *testing.T) {
 	nothingButSentinel(t, e, tp)
 }
 
+// After refusing a head it cannot read, the gateway reads (and discards)
+// what the client still sends for a moment before it closes: the client's
+// writes meet no reset, and it reads the 431 and then EOF.
+func TestRefusalLingersSoTheClientReadsTheAnswer(t *testing.T) {
+	e := newEngine(t, ServerOptions{MaxHeaderBytes: 4 << 10})
+	tp := sentinelWorker(t)
+	e.use(tp.addr)
+	w := dial(t, e.addr)
+	w.send("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 8<<10))
+	if resp, _ := w.answer("GET"); resp.StatusCode != 431 {
+		t.Fatalf("status: got %d, want 431", resp.StatusCode)
+	}
+	for range 4 { // the client goes on sending its head, 128 KiB
+		time.Sleep(10 * time.Millisecond)
+		w.send(strings.Repeat("a", 32<<10))
+	}
+	w.closed()
+	nothingButSentinel(t, e, tp)
+}
+
 // A chunked body with a framing error past what came with the head (here
 // 100 KiB in, more than one read): the client gets 400, and the
 // worker sees its connection end in the middle of the body, never a
