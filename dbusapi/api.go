@@ -104,6 +104,16 @@ type Session struct {
 	IdleSeconds uint32
 }
 
+// PinStore is the state of the file that keeps pins across restarts
+// (docs/design.md "Pins across restarts").
+type PinStore struct {
+	Path          string
+	Bytes         uint64
+	LastWriteUSec uint64 // 0: nothing written yet
+	Error         string // why the last write failed; "" if it succeeded
+	WriteFailures uint64 // failed writes since the gateway started
+}
+
 // Core is what the API needs of the gateway.
 type Core interface {
 	Upgrade(ctx context.Context) (int, error)
@@ -114,6 +124,7 @@ type Core interface {
 	Generations(ctx context.Context) ([]Generation, error)
 	Sessions(ctx context.Context) ([]Session, error)
 	EndSession(ctx context.Context, hash string) error
+	PinStore(ctx context.Context) (PinStore, error)
 }
 
 // Info is the gateway's static identity, shown as properties.

@@ -139,6 +139,7 @@ type Properties struct {
 	Revision         string
 	Generations      uint32
 	Sessions         uint32
+	PinStore         PinStore
 }
 
 // Properties reads every property at once.
@@ -160,5 +161,10 @@ func (c *Client) Properties(ctx context.Context) (Properties, error) {
 	get("Revision", &p.Revision)
 	get("Generations", &p.Generations)
 	get("Sessions", &p.Sessions)
+	get("PinStorePath", &p.PinStore.Path)
+	get("PinStoreBytes", &p.PinStore.Bytes)
+	get("PinStoreLastWriteUSec", &p.PinStore.LastWriteUSec)
+	get("PinStoreError", &p.PinStore.Error)
+	get("PinStoreWriteFailures", &p.PinStore.WriteFailures)
 	return p, nil
 }

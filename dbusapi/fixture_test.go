@@ -32,6 +32,7 @@ type fakeCore struct {
 	sessions    []Session
 	sessionsErr error
 	endErr      error
+	store       PinStore
 }
 
 var _ Core = (*fakeCore)(nil)
@@ -125,6 +126,12 @@ func (f *fakeCore) Sessions(context.Context) ([]Session, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.sessions), f.sessionsErr
+}
+
+func (f *fakeCore) PinStore(context.Context) (PinStore, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.store, nil
 }
 
 func (f *fakeCore) EndSession(_ context.Context, hash string) error {

@@ -94,6 +94,12 @@ func TestIntrospect(t *testing.T) {
 			"Revision":         "s read true",
 			"Generations":      "u read true",
 			"Sessions":         "u read true",
+			// The pin store: only a change of its error is announced.
+			"PinStorePath":          "s read false",
+			"PinStoreBytes":         "t read false",
+			"PinStoreLastWriteUSec": "t read false",
+			"PinStoreError":         "s read true",
+			"PinStoreWriteFailures": "t read false",
 		}
 		got := map[string]string{}
 		for _, p := range api.Properties {

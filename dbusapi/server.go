@@ -58,6 +58,13 @@ func Export(conn *dbus.Conn, core Core, info Info, o Options) (*Server, error) {
 		"Revision":         ro(""),
 		"Generations":      ro(uint32(0)),
 		"Sessions":         ro(uint32(0)),
+		// The pin store: changes of Error are announced; the others are
+		// read when asked (they change with every write).
+		"PinStorePath":          {Value: "", Emit: prop.EmitFalse},
+		"PinStoreBytes":         {Value: uint64(0), Emit: prop.EmitFalse},
+		"PinStoreLastWriteUSec": {Value: uint64(0), Emit: prop.EmitFalse},
+		"PinStoreError":         ro(""),
+		"PinStoreWriteFailures": {Value: uint64(0), Emit: prop.EmitFalse},
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("exporting the properties: %w", err)
@@ -95,6 +102,13 @@ func (s *Server) Refresh(ctx context.Context) {
 	s.set("Revision", rev)
 	s.set("Generations", uint32(len(gens)))
 	s.set("Sessions", sessions)
+	if ps, err := s.core.PinStore(ctx); err == nil {
+		s.set("PinStorePath", ps.Path)
+		s.set("PinStoreBytes", ps.Bytes)
+		s.set("PinStoreLastWriteUSec", ps.LastWriteUSec)
+		s.set("PinStoreError", ps.Error)
+		s.set("PinStoreWriteFailures", ps.WriteFailures)
+	}
 
 	s.mu.Lock()
 	before := s.states

@@ -15,6 +15,24 @@ type Status struct {
 	Revision         string             `json:"revision"`          // of the active generation
 	Sessions         uint32             `json:"sessions"`          // pinned, in all generations
 	Generations      []GenerationStatus `json:"generations"`       // oldest first, never null
+	PinStore         *PinStoreStatus    `json:"pin_store"`         // null: not reported
+}
+
+// PinStoreStatus is the PinStore as the status document shows it.
+type PinStoreStatus struct {
+	Path          string     `json:"path"`
+	Bytes         uint64     `json:"bytes"`
+	LastWrite     *time.Time `json:"last_write"` // null: nothing written yet
+	Error         string     `json:"error"`      // "" unless the last write failed
+	WriteFailures uint64     `json:"write_failures"`
+}
+
+// NewPinStoreStatus converts p; a store without a path is not reported (nil).
+func NewPinStoreStatus(p PinStore) *PinStoreStatus {
+	if p.Path == "" {
+		return nil
+	}
+	return &PinStoreStatus{Path: p.Path, Bytes: p.Bytes, LastWrite: USecTime(p.LastWriteUSec), Error: p.Error, WriteFailures: p.WriteFailures}
 }
 
 // GenerationStatus is one Generation as the status document shows it;

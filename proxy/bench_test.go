@@ -299,7 +299,7 @@ func BenchmarkAffinityIssued(b *testing.B) {
 // benchPins fills a pin table with n sessions and returns their keys.
 func benchPins(n int) (*pinTable, []SessionKey) {
 	h, _ := NewHasher(benchSecret)
-	t := newPinTable(newStatsTable())
+	t := newPinTable(newStatsTable(), time.Minute)
 	keys := make([]SessionKey, n)
 	now := time.Now()
 	for i := range keys {
@@ -314,11 +314,12 @@ func benchPins(n int) (*pinTable, []SessionKey) {
 // cache line.
 func BenchmarkPinTableGet(b *testing.B) {
 	t, keys := benchPins(10000)
+	now := time.Now()
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			if t.get(keys[i%len(keys)]) == nil {
+			if _, _, ok := t.lookup(keys[i%len(keys)], now); !ok {
 				b.Fatal("pin missing")
 			}
 			i++
@@ -329,7 +330,7 @@ func BenchmarkPinTableGet(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
 			for pb.Next() {
-				if t.get(keys[i%len(keys)]) == nil {
+				if _, _, ok := t.lookup(keys[i%len(keys)], now); !ok {
 					b.Error("pin missing")
 					return
 				}

@@ -27,12 +27,12 @@ func (p *Proxy) Usage(gen int) Usage {
 // DropGeneration ends every pin of gen (it died or was forced out) and
 // returns how many there were.
 func (p *Proxy) DropGeneration(gen int) int {
-	return p.drop(p.pins.removeWhere(func(pn *pin) bool { return pn.gen == gen })[gen])
+	return p.drop(p.pins.removeWhere(func(g, _ int, _ int64) bool { return g == gen })[gen])
 }
 
 // DropInstance ends the pins of one worker instance (it crashed).
 func (p *Proxy) DropInstance(gen, inst int) int {
-	return p.drop(p.pins.removeWhere(func(pn *pin) bool { return pn.gen == gen && pn.inst == inst })[gen])
+	return p.drop(p.pins.removeWhere(func(g, i int, _ int64) bool { return g == gen && i == inst })[gen])
 }
 
 // drop buries the keys of sessions the gateway ended itself, for as long as
@@ -63,8 +63,9 @@ func (p *Proxy) EndSession(key SessionKey) bool {
 // Pins lists every pin with its last-seen time.
 func (p *Proxy) Pins() []Pin { return p.pins.list() }
 
-// RestorePins loads pins saved by an earlier run. Pins whose last-seen time
-// is older than the idle timeout are not restored.
+// RestorePins adds pins an earlier run saved in the supervisor's state file
+// (before pins had a store of their own). Pins whose last-seen time is older
+// than the idle timeout are not restored.
 func (p *Proxy) RestorePins(pins []Pin) (restored int) {
 	cutoff := p.o.Now().Add(-p.o.IdleTimeout)
 	for _, pn := range pins {
@@ -76,6 +77,24 @@ func (p *Proxy) RestorePins(pins []Pin) (restored int) {
 	}
 	return restored
 }
+
+// KeepPins ends the pins whose worker alive says is gone (the generations a
+// restarted gateway could not re-adopt) and returns how many it ended per
+// generation. Nothing is buried: the workers are gone, so affinity cookies
+// naming them lead nowhere.
+func (p *Proxy) KeepPins(alive func(gen, inst int) bool) map[int]int {
+	lost := map[int]int{}
+	for gen, keys := range p.pins.removeWhere(func(g, i int, _ int64) bool { return !alive(g, i) }) {
+		lost[gen] = len(keys)
+	}
+	if len(lost) > 0 {
+		p.o.Notify()
+	}
+	return lost
+}
+
+// PinCount is the number of pinned sessions.
+func (p *Proxy) PinCount() int { return int(p.pins.count.Load()) }
 
 // RejectedAffinity counts affinity cookies that were ignored (forged,
 // garbled, stale, or naming a generation that is gone).
@@ -97,7 +116,7 @@ func (p *Proxy) Switched() int64 { return p.switched.Load() }
 func (p *Proxy) ExpireIdle(now time.Time) map[int]int {
 	cutoff := now.Add(-p.o.IdleTimeout).UnixNano()
 	removed := map[int]int{}
-	for gen, keys := range p.pins.removeWhere(func(pn *pin) bool { return pn.lastSeen.Load() < cutoff }) {
+	for gen, keys := range p.pins.removeWhere(func(_, _ int, seen int64) bool { return seen < cutoff }) {
 		removed[gen] = len(keys)
 		p.log.Info("sessions expired", "generation", gen, "count", len(keys), "idle_timeout", p.o.IdleTimeout)
 	}

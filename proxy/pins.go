@@ -6,14 +6,7 @@ import (
 	"time"
 )
 
-// pin routes one session. gen and inst never change after creation (a moved
-// session gets a new pin), so readers need no lock once they hold the pointer.
-type pin struct {
-	gen, inst int
-	lastSeen  atomic.Int64 // unix nanoseconds
-}
-
-// Pin is a pin as reported to the supervisor and persisted across restarts.
+// Pin is a pin as reported to the supervisor and the APIs.
 type Pin struct {
 	Key        SessionKey
 	Generation int
@@ -21,35 +14,299 @@ type Pin struct {
 	LastSeen   time.Time
 }
 
-// pinTable is read on every request and written only when sessions start,
-// move or end, hence one RWMutex and atomic last-seen times.
+// PinChange is the state of one pin as the pin store persists it: where the
+// session is pinned, or Generation 0 when it is not pinned any more.
+type PinChange struct {
+	Key        SessionKey
+	Generation uint32
+	Instance   uint32
+	LastSeen   int64 // unix nanoseconds
+}
+
+// pinShards spreads the pins over this many locks, so that sessions starting
+// and ending on some connections do not hold up requests on others, and so
+// that a sweep holds one lock for a 256th of the pins at a time.
+const pinShards = 256
+
+// pinTable is read on every request and written when sessions start, move or
+// end. Its memory is pointer-free (a map of fixed-size keys to slot indexes,
+// and the slots), so that a million pins cost the garbage collector nothing
+// to scan; last-seen times are atomics written under the read lock.
+//
+// Every change is remembered as dirty until the pin store takes it (see
+// takeChanges): a key in a shard's dirty list means "persist this key's
+// current state".
 //
 // ended holds tombstones: sessions the gateway ended itself (an admin, a dead
 // worker) whose affinity cookies must not bring them back before the cookies
 // go stale by age.
 type pinTable struct {
-	mu    sync.RWMutex
-	m     map[SessionKey]*pin
-	ended map[SessionKey]int64 // → unix nanoseconds until which it stays ended
-	stats *statsTable
+	shards [pinShards]pinShard
+	stats  *statsTable
+	count  atomic.Int64
+	// stale is how far a last-seen time may move on before the pin store
+	// is told about it: persisted last-seen times lag by at most this.
+	stale int64
+
+	endedMu sync.Mutex
+	ended   map[SessionKey]int64 // → unix nanoseconds until which it stays ended
 }
 
-func newPinTable(stats *statsTable) *pinTable {
-	return &pinTable{m: make(map[SessionKey]*pin), ended: make(map[SessionKey]int64), stats: stats}
+type pinShard struct {
+	mu    sync.RWMutex
+	idx   map[SessionKey]uint32 // → index in slots
+	slots []pinSlot
+	free  []uint32
+
+	dirtyMu sync.Mutex // taken under mu, read-locked or not
+	dirty   []SessionKey
+
+	_ [64]byte // keeps neighbouring shards' locks off one cache line
+}
+
+// pinSlot is one pin; gen 0 marks a free slot.
+type pinSlot struct {
+	key   SessionKey
+	gen   uint32
+	inst  uint32
+	seen  atomic.Int64 // unix nanoseconds
+	dirty atomic.Uint32
+}
+
+func newPinTable(stats *statsTable, stale time.Duration) *pinTable {
+	t := &pinTable{stats: stats, stale: max(int64(stale), 1), ended: make(map[SessionKey]int64)}
+	for i := range t.shards {
+		t.shards[i].idx = make(map[SessionKey]uint32)
+	}
+	return t
+}
+
+func (t *pinTable) shard(k SessionKey) *pinShard { return &t.shards[k[0]] }
+
+// lookup returns where k is pinned and marks it seen at now.
+func (t *pinTable) lookup(k SessionKey, now time.Time) (gen, inst int, ok bool) {
+	sh := t.shard(k)
+	sh.mu.RLock()
+	i, ok := sh.idx[k]
+	if ok {
+		s := &sh.slots[i]
+		gen, inst = int(s.gen), int(s.inst)
+		t.touch(sh, s, now.UnixNano())
+	}
+	sh.mu.RUnlock()
+	return gen, inst, ok
+}
+
+// touch records a use of s. Its last-seen time becomes dirty only when it
+// crosses into a new period of t.stale, at most once per period per pin.
+func (t *pinTable) touch(sh *pinShard, s *pinSlot, now int64) {
+	if old := s.seen.Swap(now); old/t.stale != now/t.stale {
+		sh.markDirty(s)
+	}
+}
+
+// markDirty queues s's key for the store unless it is queued already.
+func (sh *pinShard) markDirty(s *pinSlot) {
+	if s.dirty.CompareAndSwap(0, 1) {
+		sh.dirtyMu.Lock()
+		sh.dirty = append(sh.dirty, s.key)
+		sh.dirtyMu.Unlock()
+	}
+}
+
+// peek returns where k is pinned without marking it seen.
+func (t *pinTable) peek(k SessionKey) (gen, inst int, ok bool) {
+	sh := t.shard(k)
+	sh.mu.RLock()
+	i, ok := sh.idx[k]
+	if ok {
+		gen, inst = int(sh.slots[i].gen), int(sh.slots[i].inst)
+	}
+	sh.mu.RUnlock()
+	return gen, inst, ok
+}
+
+// set pins k to gen/inst and reports whether anything changed.
+func (t *pinTable) set(k SessionKey, gen, inst int, now time.Time) bool {
+	sh := t.shard(k)
+	sh.mu.Lock()
+	changed := t.setLocked(sh, k, gen, inst, now.UnixNano(), true)
+	sh.mu.Unlock()
+	if changed {
+		t.endedMu.Lock()
+		delete(t.ended, k)
+		t.endedMu.Unlock()
+	}
+	return changed
+}
+
+// setLocked is set under sh.mu; dirty says whether the store must hear of it
+// (not for pins it loaded itself).
+func (t *pinTable) setLocked(sh *pinShard, k SessionKey, gen, inst int, seen int64, dirty bool) bool {
+	if i, ok := sh.idx[k]; ok {
+		s := &sh.slots[i]
+		if int(s.gen) == gen && int(s.inst) == inst {
+			t.touch(sh, s, seen)
+			return false
+		}
+		t.stats.pinned(int(s.gen), int(s.inst), -1)
+		s.gen, s.inst = uint32(gen), uint32(inst)
+		s.seen.Store(seen)
+		if dirty {
+			sh.markDirty(s)
+		}
+		t.stats.pinned(gen, inst, +1)
+		return true
+	}
+	var i uint32
+	if n := len(sh.free); n > 0 {
+		i, sh.free = sh.free[n-1], sh.free[:n-1]
+	} else {
+		sh.slots = append(sh.slots, pinSlot{})
+		i = uint32(len(sh.slots) - 1)
+	}
+	s := &sh.slots[i]
+	s.key, s.gen, s.inst = k, uint32(gen), uint32(inst)
+	s.seen.Store(seen)
+	s.dirty.Store(0)
+	if dirty {
+		sh.markDirty(s)
+	}
+	sh.idx[k] = i
+	t.count.Add(1)
+	t.stats.pinned(gen, inst, +1)
+	return true
+}
+
+// remove ends k's pin and returns its generation.
+func (t *pinTable) remove(k SessionKey) (gen int, ok bool) {
+	sh := t.shard(k)
+	sh.mu.Lock()
+	i, ok := sh.idx[k]
+	if ok {
+		gen = int(sh.slots[i].gen)
+		t.removeLocked(sh, i, true)
+	}
+	sh.mu.Unlock()
+	return gen, ok
+}
+
+func (t *pinTable) removeLocked(sh *pinShard, i uint32, dirty bool) {
+	s := &sh.slots[i]
+	t.stats.pinned(int(s.gen), int(s.inst), -1)
+	if dirty && s.dirty.Load() == 0 {
+		sh.dirtyMu.Lock()
+		sh.dirty = append(sh.dirty, s.key)
+		sh.dirtyMu.Unlock()
+	}
+	delete(sh.idx, s.key)
+	*s = pinSlot{}
+	sh.free = append(sh.free, i)
+	t.count.Add(-1)
+}
+
+// removeWhere deletes the pins match selects, one shard at a time (a request
+// waits for at most one shard's scan), and returns their keys by generation.
+func (t *pinTable) removeWhere(match func(gen, inst int, seen int64) bool) map[int][]SessionKey {
+	removed := map[int][]SessionKey{}
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for j := range sh.slots {
+			s := &sh.slots[j]
+			if s.gen != 0 && match(int(s.gen), int(s.inst), s.seen.Load()) {
+				removed[int(s.gen)] = append(removed[int(s.gen)], s.key)
+				t.removeLocked(sh, uint32(j), true)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return removed
+}
+
+// each calls fn with the pins of one shard at a time, in a buffer reused
+// between calls; it stops at fn's first error.
+func (t *pinTable) each(fn func([]PinChange) error) error {
+	var buf []PinChange
+	for i := range t.shards {
+		sh := &t.shards[i]
+		buf = buf[:0]
+		sh.mu.RLock()
+		for j := range sh.slots {
+			if s := &sh.slots[j]; s.gen != 0 {
+				buf = append(buf, PinChange{Key: s.key, Generation: s.gen, Instance: s.inst, LastSeen: s.seen.Load()})
+			}
+		}
+		sh.mu.RUnlock()
+		if err := fn(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// takeChanges appends the current state of every pin changed since the
+// last call to dst.
+func (t *pinTable) takeChanges(dst []PinChange) []PinChange {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		sh.dirtyMu.Lock()
+		keys := sh.dirty
+		sh.dirty = nil
+		sh.dirtyMu.Unlock()
+		for _, k := range keys {
+			c := PinChange{Key: k}
+			if j, ok := sh.idx[k]; ok {
+				s := &sh.slots[j]
+				s.dirty.Store(0)
+				c.Generation, c.Instance, c.LastSeen = s.gen, s.inst, s.seen.Load()
+			}
+			dst = append(dst, c)
+		}
+		sh.mu.Unlock()
+	}
+	return dst
+}
+
+// load applies changes the store read back, without marking them dirty.
+func (t *pinTable) load(cs []PinChange) {
+	for _, c := range cs {
+		sh := t.shard(c.Key)
+		sh.mu.Lock()
+		if c.Generation != 0 {
+			t.setLocked(sh, c.Key, int(c.Generation), int(c.Instance), c.LastSeen, false)
+		} else if i, ok := sh.idx[c.Key]; ok {
+			t.removeLocked(sh, i, false)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+func (t *pinTable) list() []Pin {
+	out := make([]Pin, 0, t.count.Load())
+	t.each(func(cs []PinChange) error {
+		for _, c := range cs {
+			out = append(out, Pin{Key: c.Key, Generation: int(c.Generation), Instance: int(c.Instance),
+				LastSeen: time.Unix(0, c.LastSeen)})
+		}
+		return nil
+	})
+	return out
 }
 
 func (t *pinTable) isEnded(k SessionKey, now time.Time) bool {
-	t.mu.RLock()
+	t.endedMu.Lock()
 	until, ok := t.ended[k]
-	t.mu.RUnlock()
+	t.endedMu.Unlock()
 	return ok && now.UnixNano() < until
 }
 
 // bury records tombstones for keys until the given time, and forgets the
 // tombstones that have run out.
 func (t *pinTable) bury(keys []SessionKey, now, until time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.endedMu.Lock()
+	defer t.endedMu.Unlock()
 	for k, u := range t.ended {
 		if u <= now.UnixNano() {
 			delete(t.ended, k)
@@ -58,68 +315,4 @@ func (t *pinTable) bury(keys []SessionKey, now, until time.Time) {
 	for _, k := range keys {
 		t.ended[k] = until.UnixNano()
 	}
-}
-
-func (t *pinTable) get(k SessionKey) *pin {
-	t.mu.RLock()
-	p := t.m[k]
-	t.mu.RUnlock()
-	return p
-}
-
-// set pins k to gen/inst and reports whether anything changed.
-func (t *pinTable) set(k SessionKey, gen, inst int, now time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if old := t.m[k]; old != nil {
-		if old.gen == gen && old.inst == inst {
-			old.lastSeen.Store(now.UnixNano())
-			return false
-		}
-		t.stats.pinned(old.gen, old.inst, -1)
-	}
-	p := &pin{gen: gen, inst: inst}
-	p.lastSeen.Store(now.UnixNano())
-	t.m[k] = p
-	delete(t.ended, k)
-	t.stats.pinned(gen, inst, +1)
-	return true
-}
-
-func (t *pinTable) remove(k SessionKey) (*pin, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	p, ok := t.m[k]
-	if ok {
-		delete(t.m, k)
-		t.stats.pinned(p.gen, p.inst, -1)
-	}
-	return p, ok
-}
-
-// removeWhere deletes the pins match selects and returns their keys by
-// generation.
-func (t *pinTable) removeWhere(match func(*pin) bool) map[int][]SessionKey {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	removed := map[int][]SessionKey{}
-	for k, p := range t.m {
-		if match(p) {
-			delete(t.m, k)
-			t.stats.pinned(p.gen, p.inst, -1)
-			removed[p.gen] = append(removed[p.gen], k)
-		}
-	}
-	return removed
-}
-
-func (t *pinTable) list() []Pin {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	out := make([]Pin, 0, len(t.m))
-	for k, p := range t.m {
-		out = append(out, Pin{Key: k, Generation: p.gen, Instance: p.inst,
-			LastSeen: time.Unix(0, p.lastSeen.Load())})
-	}
-	return out
 }

@@ -92,7 +92,7 @@ func New(o Options) (*Proxy, error) {
 		o.Now = time.Now
 	}
 	p := &Proxy{o: o, log: o.Logger, logout: map[string]bool{}, stats: newStatsTable(), clock: clock}
-	p.pins = newPinTable(p.stats)
+	p.pins = newPinTable(p.stats, min(o.IdleTimeout/10, time.Minute))
 	for _, path := range o.LogoutPaths {
 		p.logout[path] = true
 	}
@@ -133,9 +133,8 @@ func (p *Proxy) route(t *table, s *session, now time.Time) *backend {
 	if !s.has {
 		return t.pickActive()
 	}
-	if pn := p.pins.get(s.key); pn != nil {
-		if b := t.backend(pn.gen, pn.inst); b != nil {
-			pn.lastSeen.Store(now.UnixNano())
+	if gen, inst, ok := p.pins.lookup(s.key, now); ok {
+		if b := t.backend(gen, inst); b != nil {
 			return b
 		}
 	}

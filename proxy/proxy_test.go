@@ -241,7 +241,7 @@ func TestAffinityCookieRestoresPin(t *testing.T) {
 	f.upgrade(t)
 	// A restarted gateway that lost its state has no pins; the affinity
 	// cookie brings the session back to its generation.
-	f.proxy.pins.removeWhere(func(*pin) bool { return true })
+	f.proxy.pins.removeWhere(func(int, int, int64) bool { return true })
 	if got := a.who(); got != "g1" {
 		t.Fatalf("with affinity cookie only: got %q, want %q", got, "g1")
 	}
@@ -270,7 +270,7 @@ func TestBadAffinityCookiesAreIgnored(t *testing.T) {
 	}
 	for name, v := range cases {
 		t.Run(name, func(t *testing.T) {
-			f.proxy.pins.removeWhere(func(*pin) bool { return true })
+			f.proxy.pins.removeWhere(func(int, int, int64) bool { return true })
 			a.cookies["GATEWAY_AFFINITY"] = v
 			code, body := a.get("/")
 			if code != 200 {

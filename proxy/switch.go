@@ -66,8 +66,8 @@ func (p *Proxy) unpin(fields []h1.Field) bool {
 	}
 	key := p.o.Hasher.KeyBytes(sid)
 	from := 0
-	if pn := p.pins.get(key); pn != nil {
-		from = pn.gen
+	if gen, _, ok := p.pins.peek(key); ok {
+		from = gen
 	} else if v := requestCookie(fields, p.o.AffinityCookie); v != nil {
 		if a, ok := p.o.Hasher.VerifyAffinity(v, key); ok {
 			from = a.Generation

@@ -121,7 +121,7 @@ func TestSwitchWithAffinityCookieOnly(t *testing.T) {
 	a := f.client(t)
 	a.get("/login")
 	f.upgrade(t)
-	f.proxy.pins.removeWhere(func(*pin) bool { return true })
+	f.proxy.pins.removeWhere(func(int, int, int64) bool { return true })
 	old := a.cookies["GATEWAY_AFFINITY"]
 	if line := affinitySetCookie(a.switchTo("")); !strings.Contains(line, "Max-Age=0") {
 		t.Fatalf("affinity Set-Cookie: got %q, want it expired", line)

@@ -113,7 +113,7 @@ func (p *Proxy) refreshAffinity(b *backend, s *session, secure bool, now time.Ti
 	if s.fresh {
 		return
 	}
-	if pn := p.pins.get(s.key); pn != nil && pn.gen == b.gen && pn.inst == b.inst {
+	if gen, inst, ok := p.pins.peek(s.key); ok && gen == b.gen && inst == b.inst {
 		p.setAffinity(b, s.key, secure, now, v)
 	}
 }
@@ -122,8 +122,8 @@ func (p *Proxy) endPin(s *session, reason string) {
 	if !s.has {
 		return
 	}
-	if pn, ok := p.pins.remove(s.key); ok {
-		p.log.Debug("session ended", "session", s.key, "generation", pn.gen, "reason", reason)
+	if gen, ok := p.pins.remove(s.key); ok {
+		p.log.Debug("session ended", "session", s.key, "generation", gen, "reason", reason)
 		p.o.Notify()
 	}
 }

@@ -48,7 +48,7 @@ func (t *traffic) DropGeneration(int) int                            { return 0 
 func (t *traffic) DropInstance(int, int) int                         { return 0 }
 func (t *traffic) Forget(int)                                        {}
 func (t *traffic) CloseHeld(context.Context, int, time.Duration) int { return 0 }
-func (t *traffic) Pins() []supervisor.Pin                            { return nil }
+func (t *traffic) KeepPins(func(int, int) bool) map[int]int          { return nil }
 func (t *traffic) RestorePins([]supervisor.Pin) int                  { return 0 }
 
 // recorder is the process runner, keeping every worker it started.

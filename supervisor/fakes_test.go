@@ -394,13 +394,28 @@ func (f *fakeTraffic) CloseHeld(ctx context.Context, gen int, window time.Durati
 	return n
 }
 
-func (f *fakeTraffic) Pins() []Pin {
+// RestorePins takes the pins of a version 1 state file.
+func (f *fakeTraffic) RestorePins(p []Pin) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.pins)
+	f.pins = append(f.pins, p...)
+	return len(p)
 }
 
-func (f *fakeTraffic) RestorePins(p []Pin) int { return 0 }
+// KeepPins ends the pins alive refuses, like the proxy.
+func (f *fakeTraffic) KeepPins(alive func(gen, inst int) bool) map[int]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	lost := map[int]int{}
+	f.pins = slices.DeleteFunc(f.pins, func(p Pin) bool {
+		if !alive(p.Generation, p.Instance) {
+			lost[p.Generation]++
+			return true
+		}
+		return false
+	})
+	return lost
+}
 
 func (f *fakeTraffic) setUsage(gen int, u Usage) {
 	f.mu.Lock()

@@ -23,6 +23,8 @@ func (s *Supervisor) check(now time.Time) {
 	}
 	if s.dirty && now.Sub(s.lastSave) >= time.Second {
 		s.save()
+	} else if s.notified && now.Sub(s.lastShown) >= time.Second {
+		s.changed()
 	}
 }
 

@@ -12,15 +12,18 @@ import (
 )
 
 // stateFile is what survives a restart of the gateway, in the runtime
-// directory: the generations (so that a runner that can re-adopt workers,
-// like the systemd one, finds them) and the pins with their last-seen times.
+// directory: the generations, so that a runner that can re-adopt workers
+// (the systemd one) finds them. It is written when generations change, never
+// because sessions did: the pins have a store of their own
+// (proxy/pinstore). Version 1 files held the pins too; they are read once
+// and their pins handed to the proxy.
 type stateFile struct {
 	Version        int        `json:"version"`
 	App            string     `json:"app"`
 	Saved          time.Time  `json:"saved"`
 	NextGeneration int        `json:"next_generation"`
 	Generations    []savedGen `json:"generations"`
-	Pins           []Pin      `json:"pins"`
+	Pins           []Pin      `json:"pins,omitempty"` // version 1 only
 }
 
 type savedGen struct {
@@ -41,7 +44,16 @@ type savedWorker struct {
 	Address string `json:"address"`
 }
 
-const stateVersion = 1
+const stateVersion = 2
+
+// MaxGeneration is the highest generation number: numbers travel as 32-bit
+// unsigned integers (the affinity cookie, D-Bus) and as ints everywhere, so
+// they stay within both. Upgrades fail once it is used.
+const MaxGeneration = 1<<31 - 1
+
+// maxInstance is the highest instance index a state file may name (the
+// affinity cookie carries 16 bits of it).
+const maxInstance = 1<<16 - 1
 
 // statePath is in the runtime directory the gateway started with, and named
 // after the app as it started: an upgrade changes neither.
@@ -53,9 +65,8 @@ func (s *Supervisor) statePath() string {
 // save writes the state atomically: a reader (or the next gateway) sees the
 // old file or the new one, never half of one.
 func (s *Supervisor) save() {
-	s.o.OnChange()
-	st := stateFile{Version: stateVersion, App: s.cfg.App.Name, Saved: time.Now(),
-		NextGeneration: s.nextID, Pins: s.o.Traffic.Pins()}
+	s.changed()
+	st := stateFile{Version: stateVersion, App: s.cfg.App.Name, Saved: time.Now(), NextGeneration: s.nextID}
 	for _, g := range s.sorted() {
 		if g.state != Active && g.state != Detached {
 			continue
@@ -70,7 +81,7 @@ func (s *Supervisor) save() {
 		st.Generations = append(st.Generations, sg)
 	}
 	if err := writeJSON(s.statePath(), st); err != nil {
-		s.log.Error("saving the state failed; a restart would lose pins", "path", s.statePath(), "error", err)
+		s.log.Error("saving the state failed; a restart would not find the generations", "path", s.statePath(), "error", err)
 		return
 	}
 	s.dirty, s.lastSave = false, time.Now()
@@ -102,34 +113,38 @@ func writeJSON(path string, v any) error {
 
 // restore reads the previous run's state. Generation numbers continue from
 // it. The plain-process runner cannot re-adopt workers (they ended with the
-// previous gateway), so their generations and sessions are reported lost.
+// previous gateway), so their generations and sessions are reported lost;
+// so are pins (loaded by the pin store before Run) of workers not re-adopted.
 func (s *Supervisor) restore() {
 	if err := os.MkdirAll(s.cfg.Gateway.RuntimeDirectory, 0o755); err != nil {
 		s.log.Error("creating the runtime directory failed", "path", s.cfg.Gateway.RuntimeDirectory, "error", err)
 	}
-	st, err := readState(s.statePath())
-	if errors.Is(err, fs.ErrNotExist) {
-		return
-	}
-	if err != nil {
-		s.log.Warn("ignoring an unreadable state file", "path", s.statePath(), "error", err)
-		return
+	st, err := readState(s.statePath(), s.cfg.App.Name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		st = &stateFile{}
+	case err != nil:
+		aside, aerr := SetAside(s.statePath())
+		s.log.Error("refusing the state file; starting without the previous run's generations", "event", "state-refused",
+			"path", s.statePath(), "error", err, "moved_to", aside, "move_error", aerr)
+		st = &stateFile{}
 	}
 	s.nextID = max(s.nextID, st.NextGeneration)
 	for _, g := range st.Generations {
 		s.nextID = max(s.nextID, g.ID+1)
 	}
 	adopted := s.adopt(st)
-	lost := map[int]int{}
-	var keep []Pin
-	for _, p := range st.Pins {
-		if g := adopted[p.Generation]; g != nil && g.instance(p.Instance) != nil && g.instance(p.Instance).worker != nil {
-			keep = append(keep, p)
-		} else {
-			lost[p.Generation]++
-		}
+	if len(st.Pins) > 0 {
+		s.o.Traffic.RestorePins(st.Pins)
 	}
-	restored := s.o.Traffic.RestorePins(keep)
+	lost := s.o.Traffic.KeepPins(func(gen, inst int) bool {
+		g := adopted[gen]
+		if g == nil {
+			return false
+		}
+		in := g.instance(inst)
+		return in != nil && in.worker != nil
+	})
 	for _, g := range st.Generations {
 		if adopted[g.ID] == nil {
 			s.log.Warn("a generation of the previous gateway process is gone; its sessions are lost", "event", "session-lost",
@@ -140,11 +155,22 @@ func (s *Supervisor) restore() {
 		s.sessionsLost(gen, LostRestart, n)
 	}
 	if len(adopted) > 0 {
+		sessions := 0
+		for id := range adopted {
+			sessions += s.o.Traffic.Usage(id).Sessions
+		}
 		s.log.Info("re-adopted the generations of the previous gateway process", "event", "adopted",
-			"generations", len(adopted), "sessions", restored)
+			"generations", len(adopted), "sessions", sessions)
 		s.publish()
 		s.dirty = true
 	}
+}
+
+// SetAside renames a file the gateway refuses to use to path.refused, so
+// that it is neither read nor overwritten, and returns the new name.
+func SetAside(path string) (string, error) {
+	aside := path + ".refused"
+	return aside, os.Rename(path, aside)
 }
 
 // adopt takes over the generations of a previous gateway process whose
@@ -227,7 +253,10 @@ func (s *Supervisor) adoptOne(ctx context.Context, a Adopter, sg savedGen) *gene
 	return g
 }
 
-func readState(path string) (*stateFile, error) {
+// readState reads and checks a state file. A file of another app, of an
+// unknown version, or naming numbers out of range is refused: merging it
+// would route sessions to workers that are not this app's.
+func readState(path, app string) (*stateFile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -236,8 +265,36 @@ func readState(path string) (*stateFile, error) {
 	if err := json.Unmarshal(data, &st); err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", path, err)
 	}
-	if st.Version != stateVersion {
-		return nil, fmt.Errorf("%s: state version %d, want %d", path, st.Version, stateVersion)
+	if st.Version != 1 && st.Version != stateVersion {
+		return nil, fmt.Errorf("%s: state version %d, this gateway reads versions 1 and %d", path, st.Version, stateVersion)
+	}
+	if st.App != app {
+		return nil, fmt.Errorf("%s: the state of app %q, and this gateway runs app %q", path, st.App, app)
+	}
+	if err := st.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &st, nil
+}
+
+func (st *stateFile) check() error {
+	if st.NextGeneration < 0 || st.NextGeneration > MaxGeneration+1 {
+		return fmt.Errorf("next_generation %d is out of range (0 to %d)", st.NextGeneration, MaxGeneration+1)
+	}
+	for _, g := range st.Generations {
+		if g.ID < 1 || g.ID > MaxGeneration {
+			return fmt.Errorf("generation %d is out of range (1 to %d)", g.ID, MaxGeneration)
+		}
+		for _, w := range g.Instances {
+			if w.Index < 1 || w.Index > maxInstance || w.PID < 1 {
+				return fmt.Errorf("generation %d: instance %d (pid %d) is out of range", g.ID, w.Index, w.PID)
+			}
+		}
+	}
+	for _, p := range st.Pins {
+		if p.Generation < 1 || p.Generation > MaxGeneration || p.Instance < 1 || p.Instance > maxInstance {
+			return fmt.Errorf("a pin names generation %d instance %d, out of range", p.Generation, p.Instance)
+		}
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ var (
 	ErrStopped           = errors.New("the supervisor has stopped")
 	ErrNoSuchGeneration  = errors.New("no such generation")
 	ErrInvalidState      = errors.New("not possible in the generation's state")
+	ErrNoGenerationLeft  = errors.New("every generation number is used")
 )
 
 // Options configure a Supervisor.
@@ -34,8 +35,10 @@ type Options struct {
 	// notification. If zero, 250ms.
 	Tick time.Duration
 	// OnChange is called on the loop after generations changed (started,
-	// activated, detached, retired…) and must not block; the gateway uses
-	// it to update its status line. If nil, nothing is called.
+	// activated, detached, retired…), and at most once a second while the
+	// proxy notifies (session counts changed); it must not block. The
+	// gateway uses it to update its status line and D-Bus properties. If
+	// nil, nothing is called.
 	OnChange func()
 	// Observer is told of retired and lost generations and of lost
 	// sessions, for metrics. If nil, nothing is.
@@ -62,10 +65,12 @@ type Supervisor struct {
 	starting  *generation
 	waiters   []chan<- upgradeResult
 	nextID    int
-	pending   int // goroutines that will send an event
-	watchers  int // of which: watching a worker's exit
-	dirty     bool
+	pending   int  // goroutines that will send an event
+	watchers  int  // of which: watching a worker's exit
+	dirty     bool // the state file is behind
 	lastSave  time.Time
+	notified  bool // the proxy notified since OnChange was last called
+	lastShown time.Time
 	readyOnce bool
 	stopping  bool
 	fatal     error
@@ -158,7 +163,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.pending--
 			ev()
 		case <-s.wake:
-			s.dirty = true // the proxy notifies when pins changed
+			s.notified = true
 			s.check(time.Now())
 		case now := <-tick.C:
 			s.check(now)
@@ -304,5 +309,10 @@ func (s *Supervisor) publish() {
 	}
 	s.o.Traffic.Publish(r)
 	s.dirty = true
+	s.changed()
+}
+
+func (s *Supervisor) changed() {
+	s.notified, s.lastShown = false, time.Now()
 	s.o.OnChange()
 }

@@ -668,16 +668,12 @@ func readSaved(t *testing.T, d *dirs) savedState {
 func TestStateFile(t *testing.T) {
 	t.Run("after an upgrade, and numbering after a restart", func(t *testing.T) {
 		h := startHarness(t, knobs{instances: 2})
-		seen := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-		h.traffic.mu.Lock()
-		h.traffic.pins = []Pin{{Session: "hash-a", Generation: 1, Instance: 2, LastSeen: seen}}
-		h.traffic.mu.Unlock()
 		h.traffic.setUsage(1, Usage{Sessions: 1})
 		h.mustUpgrade(2)
 
 		st := readSaved(t, h.d)
-		if st.Version != 1 || st.App != "t" || st.NextGeneration != 3 {
-			t.Errorf("state file: got version %d app %q next_generation %d, want 1, t, 3", st.Version, st.App, st.NextGeneration)
+		if st.Version != 2 || st.App != "t" || st.NextGeneration != 3 {
+			t.Errorf("state file: got version %d app %q next_generation %d, want 2, t, 3", st.Version, st.App, st.NextGeneration)
 		}
 		live := h.gens()
 		if len(st.Generations) != len(live) {
@@ -693,8 +689,8 @@ func TestStateFile(t *testing.T) {
 				t.Errorf("state file generation %d: got %+v, want %d %s %s pids %v", i, sg, g.ID, g.State, g.Directory, g.PIDs)
 			}
 		}
-		if len(st.Pins) != 1 || st.Pins[0].Session != "hash-a" || !st.Pins[0].LastSeen.Equal(seen) {
-			t.Errorf("state file pins: got %+v, want the one Traffic.Pins returns", st.Pins)
+		if st.Pins != nil {
+			t.Errorf("state file pins: got %+v, want none (the pin store has them)", st.Pins)
 		}
 		if left, _ := filepath.Glob(filepath.Join(h.d.rt, ".state-*")); len(left) > 0 {
 			t.Errorf("temporary files left in the runtime directory: %q", left)
@@ -713,16 +709,52 @@ func TestStateFile(t *testing.T) {
 		}
 	})
 
-	t.Run("an unreadable state file is ignored", func(t *testing.T) {
+	t.Run("an unusable state file is set aside", func(t *testing.T) {
+		for _, c := range []struct{ name, state, want string }{
+			{"garbled", `{"version": 1, "next_generation": `, "decoding"},
+			{"other app", `{"version": 2, "app": "wiki", "next_generation": 4}`, `the state of app \"wiki\", and this gateway runs app \"t\"`},
+			{"future version", `{"version": 3, "app": "t", "next_generation": 4}`, "state version 3, this gateway reads versions 1 and 2"},
+			{"generation out of range", `{"version": 2, "app": "t", "next_generation": 4,
+				"generations": [{"id": 4294967297, "state": "active", "instances": [{"index": 1, "pid": 999999}]}]}`,
+				"generation 4294967297 is out of range (1 to 2147483647)"},
+			{"next generation out of range", `{"version": 2, "app": "t", "next_generation": 9223372036854775807}`,
+				"next_generation 9223372036854775807 is out of range"},
+			{"instance out of range", `{"version": 2, "app": "t", "next_generation": 4,
+				"generations": [{"id": 2, "state": "active", "instances": [{"index": 70000, "pid": 999999}]}]}`,
+				"instance 70000 (pid 999999) is out of range"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				path := ""
+				h := startHarness(t, knobs{}, func(h *harness) {
+					path = filepath.Join(h.d.rt, "t.state.json")
+					if err := os.WriteFile(path, []byte(c.state), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				})
+				h.wantStates("1:active")
+				if st := readSaved(t, h.d); st.NextGeneration != 2 {
+					t.Errorf("state file: got next_generation %d, want 2 (a fresh start)", st.NextGeneration)
+				}
+				if data, err := os.ReadFile(path + ".refused"); err != nil || string(data) != c.state {
+					t.Errorf("the refused file: %q, %v; want it kept as %s.refused", data, err, path)
+				}
+				wantContains(t, "log", h.logs.String(), "refusing the state file", path, c.want, "moved_to="+path+".refused")
+			})
+		}
+	})
+
+	t.Run("generation numbers end at MaxGeneration", func(t *testing.T) {
 		h := startHarness(t, knobs{}, func(h *harness) {
-			if err := os.WriteFile(filepath.Join(h.d.rt, "t.state.json"), []byte(`{"version": 1, "next_generation": `), 0o644); err != nil {
+			state := fmt.Sprintf(`{"version": 2, "app": "t", "next_generation": %d}`, MaxGeneration)
+			if err := os.WriteFile(filepath.Join(h.d.rt, "t.state.json"), []byte(state), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		})
-		h.wantStates("1:active")
-		if st := readSaved(t, h.d); st.NextGeneration != 2 {
-			t.Errorf("state file: got next_generation %d, want 2", st.NextGeneration)
+		h.wantStates(fmt.Sprintf("%d:active", MaxGeneration))
+		if _, err := h.upgrade(); !errors.Is(err, ErrNoGenerationLeft) {
+			t.Fatalf("upgrade past MaxGeneration: got %v, want ErrNoGenerationLeft", err)
 		}
+		h.wantStates(fmt.Sprintf("%d:active", MaxGeneration))
 	})
 }
 

@@ -20,8 +20,11 @@ type Traffic interface {
 	// CloseHeld closes the generation's upgraded connections spread over
 	// window and returns how many it closed.
 	CloseHeld(ctx context.Context, gen int, window time.Duration) int
-	Pins() []Pin
+	// RestorePins adds the pins a version 1 state file held.
 	RestorePins([]Pin) int
+	// KeepPins ends the pins of workers alive says are gone and returns how
+	// many it ended per generation.
+	KeepPins(alive func(gen, inst int) bool) map[int]int
 }
 
 // Usage is what keeps a generation alive.
@@ -52,7 +55,7 @@ type Endpoint struct {
 	Address  string
 }
 
-// Pin is a session pinned to a generation, as persisted across restarts.
+// Pin is a session pinned to a generation, as version 1 state files held it.
 type Pin struct {
 	Session    string    `json:"session"` // the keyed hash, never the id
 	Generation int       `json:"generation"`

@@ -48,6 +48,17 @@ func (s *Supervisor) warnRestartOnly(cfg *config.Config) {
 // The revision is resolved here, on the loop, so that a symlinked directory
 // is read once and the generation keeps that target for its life.
 func (s *Supervisor) beginUpgrade(cfg *config.Config, res chan<- upgradeResult) {
+	if s.nextID > MaxGeneration {
+		err := fmt.Errorf("generation %d would be past the last number, %d: %w", s.nextID, MaxGeneration, ErrNoGenerationLeft)
+		s.log.Error("upgrade refused", "event", "upgrade-failed", "error", err)
+		if res != nil {
+			res <- upgradeResult{err: err}
+		}
+		if s.active == nil {
+			s.fatal = err
+		}
+		return
+	}
 	g := &generation{id: s.nextID, cfg: cfg, state: Starting, started: time.Now()}
 	s.nextID++
 	dir, err := filepath.EvalSymlinks(cfg.App.Directory)

@@ -69,6 +69,7 @@ func (allowAll) Upgrade(context.Context) (int, error)                { return 2,
 func (allowAll) Detach(context.Context, int) (int, error)            { return 2, nil }
 func (allowAll) Retire(context.Context, int, bool) error             { return nil }
 func (allowAll) EndSession(context.Context, string) error            { return nil }
+func (allowAll) PinStore(context.Context) (dbusapi.PinStore, error)  { return dbusapi.PinStore{}, nil }
 func (allowAll) Sessions(context.Context) ([]dbusapi.Session, error) { return nil, nil }
 func (allowAll) Generations(context.Context) ([]dbusapi.Generation, error) {
 	return []dbusapi.Generation{{ID: 1, State: "active"}}, nil

@@ -39,6 +39,9 @@ func writeStatus(w io.Writer, where string, props dbusapi.Properties, gens []dbu
 		describe(&b, "Active", gens[i], now)
 	}
 	field(&b, "Sessions", fmt.Sprintf("%d pinned", dbusapi.NewStatus(dbusapi.Info{}, gens).Sessions))
+	if ps := props.PinStore; ps.Path != "" {
+		describePinStore(&b, ps, now)
+	}
 	for _, state := range []string{"starting", "detached"} {
 		for _, g := range slices.Backward(gens) {
 			if g.State == state {
@@ -104,6 +107,26 @@ func describe(b *strings.Builder, label string, g dbusapi.Generation, now time.T
 			field(b, "", "no drain deadline: retires when its last session ends")
 		}
 	}
+}
+
+// describePinStore writes where the pins are kept and whether writing them
+// works:
+//
+//	Pin store: /run/gateway/notes.pins, 40.2 MB; written 0s ago
+//	Pin store: /run/gateway/notes.pins, 40.2 MB; FAILING (12 failed writes): <error>
+//	           last written 5m ago; a restart now would lose the sessions changed since
+func describePinStore(b *strings.Builder, ps dbusapi.PinStore, now time.Time) {
+	head := fmt.Sprintf("%s, %.1f MB", ps.Path, float64(ps.Bytes)/1e6)
+	last := "never written"
+	if t := usecTime(ps.LastWriteUSec); t != nil {
+		last = "written " + relative(*t, now)
+	}
+	if ps.Error == "" {
+		field(b, "Pin store", head+"; "+last)
+		return
+	}
+	field(b, "Pin store", fmt.Sprintf("%s; FAILING (%s): %s", head, plural(uint32(ps.WriteFailures), "failed write"), ps.Error))
+	field(b, "", "last "+last+"; a restart now would lose the sessions changed since")
 }
 
 // writeGenerations is `gatewayctl generations`: one row per generation,

@@ -28,6 +28,13 @@ type fakeCore struct {
 	sessions []dbusapi.Session
 	err      error    // returned by every method if set
 	calls    []string // "detach 4", "retire 3 force=true", "end-session HASH"
+	store    dbusapi.PinStore
+}
+
+func (f *fakeCore) PinStore(context.Context) (dbusapi.PinStore, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.store, f.err
 }
 
 func (f *fakeCore) record(call string) error {
@@ -132,6 +139,8 @@ func newCore() *fakeCore {
 				StartedUSec: usec(-(3*time.Hour + 12*time.Minute + 30*time.Second))},
 			{ID: 5, State: "starting", Revision: "r5", StartedUSec: usec(-2 * time.Second)},
 		},
+		store: dbusapi.PinStore{Path: "/run/gateway/notes.pins", Bytes: 40_200_000, LastWriteUSec: usec(-5 * time.Minute),
+			Error: "open /run/gateway/notes.pins.tmp: read-only file system", WriteFailures: 12},
 		sessions: []dbusapi.Session{
 			{Hash: hashB, Generation: 4, Instance: 2, IdleSeconds: 192},
 			{Hash: hashA, Generation: 3, Instance: 1, IdleSeconds: 3600},
@@ -176,6 +185,8 @@ func TestReadCommands(t *testing.T) {
 			"   Active: generation 4 (revision r4) since ", "; up 3h12m\n",
 			"           gateway-gen4.scope, pids 1400, 1401; 12 sessions, 2 in flight, 0 upgraded\n",
 			" Sessions: 13 pinned\n",
+			"Pin store: /run/gateway/notes.pins, 40.2 MB; FAILING (12 failed writes): open /run/gateway/notes.pins.tmp: read-only file system\n",
+			"           last written 5m ago; a restart now would lose the sessions changed since\n",
 			" Starting: generation 5 (revision r5) since ",
 			" Detached: generation 3 (revision r3) since ", "; 3h12m ago\n",
 			"           gateway-gen3.scope, pids 1300; 1 session, 0 in flight, 0 upgraded\n",
@@ -246,6 +257,15 @@ type wantStatus struct {
 	Revision         string           `json:"revision"`
 	Sessions         uint32           `json:"sessions"`
 	Generations      []wantGeneration `json:"generations"`
+	PinStore         *wantPinStore    `json:"pin_store"`
+}
+
+type wantPinStore struct {
+	Path          string     `json:"path"`
+	Bytes         uint64     `json:"bytes"`
+	LastWrite     *time.Time `json:"last_write"`
+	Error         string     `json:"error"`
+	WriteFailures uint64     `json:"write_failures"`
 }
 
 type wantSession struct {
@@ -282,6 +302,10 @@ func TestJSON(t *testing.T) {
 			t.Fatalf("got %d generations, want 4", len(got.Generations))
 		}
 		checkGenerations(t, got.Generations, core.gens)
+		if ps := got.PinStore; ps == nil || ps.Path != core.store.Path || ps.Bytes != core.store.Bytes || ps.Error != core.store.Error ||
+			ps.WriteFailures != 12 || ps.LastWrite == nil || ps.LastWrite.UnixMicro() != int64(core.store.LastWriteUSec) {
+			t.Errorf("pin_store: got %+v, want %+v", ps, core.store)
+		}
 	})
 	t.Run("generations", func(t *testing.T) {
 		out, _, code := ctl("--user", "--json", "generations")

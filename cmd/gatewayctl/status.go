@@ -15,7 +15,9 @@ import (
 // the properties, everything else from the one snapshot of ListGenerations
 // (see dbusapi.NewStatus).
 func statusJSON(props dbusapi.Properties, gens []dbusapi.Generation) dbusapi.Status {
-	return dbusapi.NewStatus(dbusapi.Info{App: props.App, Version: props.Version}, gens)
+	st := dbusapi.NewStatus(dbusapi.Info{App: props.App, Version: props.Version}, gens)
+	st.PinStore = dbusapi.NewPinStoreStatus(props.PinStore)
+	return st
 }
 
 // usecTime reads the API's Unix microseconds; 0 means not set (nil).

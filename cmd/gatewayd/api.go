@@ -92,6 +92,12 @@ func (c core) EndSession(_ context.Context, hash string) error {
 	return nil
 }
 
+func (c core) PinStore(context.Context) (dbusapi.PinStore, error) {
+	st := c.d.pins.Status()
+	return dbusapi.PinStore{Path: st.Path, Bytes: uint64(st.Bytes), LastWriteUSec: usec(st.LastWrite),
+		Error: st.LastError, WriteFailures: uint64(st.Failures)}, nil
+}
+
 // apiErr gives the supervisor's errors their D-Bus names.
 func apiErr(err error) error {
 	switch {

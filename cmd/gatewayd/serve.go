@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatewayd/gateway/dbusapi"
 	"github.com/gatewayd/gateway/proxy"
+	"github.com/gatewayd/gateway/proxy/pinstore"
 	"github.com/gatewayd/gateway/supervisor"
 	"github.com/gatewayd/gateway/supervisor/config"
 )
@@ -32,6 +33,7 @@ type gateway struct {
 	admin     *adminServer // nil: the admin console is off
 	metrics   http.Handler // Prometheus metrics, at /metrics on the admin listener; nil: none
 	meter     *metrics     // what metrics serves, fed by the proxy and the supervisor
+	pins      *pinstore.Store
 }
 
 // serve builds the daemon and runs it until a signal says stop.
@@ -64,7 +66,7 @@ func build(cfg *config.Config, instance string, log *slog.Logger) (*gateway, fun
 		SessionCookie: cfg.Sessions.Cookie, AffinityCookie: cfg.Sessions.AffinityCookie,
 		EndHeader: cfg.Sessions.EndHeader, LogoutPaths: cfg.Sessions.LogoutPaths,
 		IdleTimeout: cfg.Sessions.IdleTimeout.Duration, SwitchPath: cfg.Sessions.SwitchPath,
-		Notify:   func() { d.sup.Notify() },
+		Notify:   func() { d.sup.Notify(); d.pins.Poke() },
 		Observer: d.meter,
 		Logger:   log.With("component", "proxy"),
 	})
@@ -72,6 +74,9 @@ func build(cfg *config.Config, instance string, log *slog.Logger) (*gateway, fun
 		return nil, nothing, err
 	}
 	d.proxy = t.p
+	if d.pins, err = openPins(cfg, t.p, func() { d.notify.poke() }, log.With("component", "pinstore")); err != nil {
+		return nil, nothing, err
+	}
 	ls, adminL, activated, err := listeners(cfg.Gateway.Listen)
 	if err != nil {
 		return nil, nothing, err
@@ -100,6 +105,7 @@ func build(cfg *config.Config, instance string, log *slog.Logger) (*gateway, fun
 		closeBoth()
 		return nil, nothing, err
 	}
+	d.meter.reg.MustRegister(newPinStoreCollector(d.pins.Status))
 	d.metrics = d.meter.handler(d.sup, d.proxy, log.With("component", "metrics"))
 	d.notify.sup = d.sup
 	if conn != nil {
@@ -135,6 +141,12 @@ func (d *gateway) run() int {
 	supErr := make(chan error, 1)
 	go func() { supErr <- d.sup.Run(supCtx) }()
 	go d.notify.run(supCtx)
+	pinsCtx, stopPins := context.WithCancel(context.Background())
+	defer stopPins()
+	pinsDone := make(chan struct{})
+	go func() { d.pins.Run(pinsCtx); close(pinsDone) }()
+	// The pins are written last, after every request has been answered.
+	defer func() { stopPins(); <-pinsDone }()
 
 	proxyCtx, stopProxy := context.WithCancel(context.Background())
 	defer stopProxy()

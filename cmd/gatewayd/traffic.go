@@ -55,14 +55,7 @@ func (t *traffic) CloseHeld(ctx context.Context, gen int, window time.Duration) 
 	return t.p.CloseHeld(ctx, gen, window)
 }
 
-func (t *traffic) Pins() []supervisor.Pin {
-	pins := t.p.Pins()
-	out := make([]supervisor.Pin, len(pins))
-	for i, p := range pins {
-		out[i] = supervisor.Pin{Session: p.Key.String(), Generation: p.Generation, Instance: p.Instance, LastSeen: p.LastSeen}
-	}
-	return out
-}
+func (t *traffic) KeepPins(alive func(gen, inst int) bool) map[int]int { return t.p.KeepPins(alive) }
 
 func (t *traffic) RestorePins(pins []supervisor.Pin) int {
 	in := make([]proxy.Pin, 0, len(pins))

@@ -162,6 +162,10 @@ func (c *Console) read(ctx context.Context, token string) liveView {
 	if err != nil {
 		lv.Err = "listing the sessions: " + err.Error()
 	}
+	if ps, err := c.core.PinStore(ctx); err == nil && ps.Error != "" {
+		lv.PinStoreErr = fmt.Sprintf("Writing the pins to %s fails (%d failed writes so far): %s. A restart of the gateway now would lose the sessions changed since its last write.",
+			ps.Path, ps.WriteFailures, ps.Error)
+	}
 	return lv
 }
 
@@ -192,7 +196,11 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	enc.Encode(dbusapi.NewStatus(c.info, gens))
+	st := dbusapi.NewStatus(c.info, gens)
+	if ps, err := c.core.PinStore(r.Context()); err == nil {
+		st.PinStore = dbusapi.NewPinStoreStatus(ps)
+	}
+	enc.Encode(st)
 }
 
 func (c *Console) forbidden(w http.ResponseWriter, r *http.Request) {

@@ -32,6 +32,13 @@ type fakeCore struct {
 	sessions []dbusapi.Session
 	err      error    // returned by the mutating methods if set
 	calls    []string // "upgrade", "detach 4", "retire 3 force=true", "end-session HASH"
+	store    dbusapi.PinStore
+}
+
+func (f *fakeCore) PinStore(context.Context) (dbusapi.PinStore, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.store, nil
 }
 
 var _ dbusapi.Core = (*fakeCore)(nil)
@@ -120,6 +127,8 @@ const (
 // drain deadline in 49m30s and one session, 5 starting.
 func newCore() *fakeCore {
 	return &fakeCore{
+		store: dbusapi.PinStore{Path: "/run/gateway/notes.pins", Bytes: 40_200_000, LastWriteUSec: usec(-5 * time.Minute),
+			Error: "open /run/gateway/notes.pins.tmp: read-only file system", WriteFailures: 12},
 		gens: []dbusapi.Generation{
 			{ID: 3, State: "detached", Revision: "2026-11-13", Unit: "gateway-gen3.scope", PIDs: []uint32{1200},
 				Sessions: 1, InFlight: 2, Upgraded: 3,
@@ -457,6 +466,35 @@ type wantStatus struct {
 	Revision         string           `json:"revision"`
 	Sessions         uint32           `json:"sessions"`
 	Generations      []wantGeneration `json:"generations"`
+	PinStore         *wantPinStore    `json:"pin_store"`
+}
+
+type wantPinStore struct {
+	Path          string     `json:"path"`
+	Bytes         uint64     `json:"bytes"`
+	LastWrite     *time.Time `json:"last_write"`
+	Error         string     `json:"error"`
+	WriteFailures uint64     `json:"write_failures"`
+}
+
+// A pin store that cannot write is said on the page, with what it risks.
+func TestPinStoreFailureIsShown(t *testing.T) {
+	core := newCore()
+	_, srv := console(t, core, Options{})
+	b := newBrowser(t, srv.URL)
+	_, body := b.do("GET", "/", nil)
+	for _, want := range []string{`class="flash error pin-store"`, "Writing the pins to /run/gateway/notes.pins fails (12 failed writes so far)",
+		"read-only file system", "would lose the sessions changed since its last write"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page does not say %q", want)
+		}
+	}
+	core.mu.Lock()
+	core.store.Error = ""
+	core.mu.Unlock()
+	if _, body := b.do("GET", "/", nil); strings.Contains(body, "pin-store") {
+		t.Error("the page still warns about the pin store after it recovered")
+	}
 }
 
 func TestAPIStatus(t *testing.T) {
@@ -503,7 +541,12 @@ func TestAPIStatus(t *testing.T) {
 	var want bytes.Buffer
 	enc := json.NewEncoder(&want)
 	enc.SetIndent("", "  ")
-	enc.Encode(dbusapi.NewStatus(dbusapi.Info{App: "notes", Version: "1.4.0"}, core.gens))
+	st := dbusapi.NewStatus(dbusapi.Info{App: "notes", Version: "1.4.0"}, core.gens)
+	st.PinStore = dbusapi.NewPinStoreStatus(core.store)
+	enc.Encode(st)
+	if got.PinStore == nil || got.PinStore.Error != core.store.Error || got.PinStore.WriteFailures != 12 {
+		t.Errorf("pin_store: got %+v, want %+v", got.PinStore, core.store)
+	}
 	if body != want.String() {
 		t.Errorf("got\n%s\nwant\n%s", body, want.String())
 	}

@@ -25,12 +25,14 @@ type pageView struct {
 // liveView is the part of the page that /live serves and the script
 // replaces.
 type liveView struct {
-	Token    string // the CSRF token of the forms
-	Now      timeView
-	Err      string // the Core could not be read
-	Active   uint32
-	Revision string
-	Sessions uint32
+	Token string // the CSRF token of the forms
+	Now   timeView
+	Err   string // the Core could not be read
+	// PinStoreErr says that the pin store cannot write, and what it risks.
+	PinStoreErr string
+	Active      uint32
+	Revision    string
+	Sessions    uint32
 	// Busy is set while a generation starts or drains: the page updates
 	// every 2 s rather than every 10 s.
 	Busy    bool

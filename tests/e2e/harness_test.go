@@ -210,10 +210,6 @@ type stateFile struct {
 			PID int `json:"pid"`
 		} `json:"instances"`
 	} `json:"generations"`
-	Pins []struct {
-		Session    string `json:"session"`
-		Generation int    `json:"generation"`
-	} `json:"pins"`
 }
 
 // generations returns generation → state from the state file.

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/gatewayd/gateway/proxy"
+	"github.com/gatewayd/gateway/proxy/pinstore"
+	"github.com/gatewayd/gateway/supervisor"
+	"github.com/gatewayd/gateway/supervisor/config"
+)
+
+// openPins loads the pins the previous run left in
+// <runtime_directory>/<app>.pins into p. A file the store refuses (another
+// app's, another version's) is set aside as <app>.pins.refused, not merged
+// and not overwritten; the gateway starts without those pins.
+func openPins(cfg *config.Config, p *proxy.Proxy, onError func(), log *slog.Logger) (*pinstore.Store, error) {
+	dir := cfg.Gateway.RuntimeDirectory
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	o := pinstore.Options{Path: filepath.Join(dir, cfg.App.Name+".pins"), App: cfg.App.Name, Table: p,
+		IdleTimeout: cfg.Sessions.IdleTimeout.Duration, OnError: onError, Logger: log}
+	s, err := pinstore.Open(o)
+	if errors.Is(err, pinstore.ErrRefused) {
+		aside, aerr := supervisor.SetAside(o.Path)
+		if aerr != nil {
+			return nil, errors.Join(err, aerr)
+		}
+		log.Error("refusing the pin store; starting without its sessions", "event", "state-refused",
+			"path", o.Path, "error", err, "moved_to", aside)
+		s, err = pinstore.Open(o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if n := p.PinCount(); n > 0 {
+		log.Info("loaded the pins of the previous run", "path", o.Path, "sessions", n)
+	}
+	return s, nil
+}
