@@ -123,6 +123,10 @@ type Core interface {
 	Retire(ctx context.Context, gen int, force bool) error
 	Generations(ctx context.Context) ([]Generation, error)
 	Sessions(ctx context.Context) ([]Session, error)
+	// RecentSessions lists, per generation, the n sessions seen most
+	// recently: what a view of a few needs, at the cost of a scan rather
+	// than a copy of every pin.
+	RecentSessions(ctx context.Context, n int) ([]Session, error)
 	EndSession(ctx context.Context, hash string) error
 	PinStore(ctx context.Context) (PinStore, error)
 }

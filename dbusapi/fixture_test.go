@@ -128,6 +128,10 @@ func (f *fakeCore) Sessions(context.Context) ([]Session, error) {
 	return slices.Clone(f.sessions), f.sessionsErr
 }
 
+func (f *fakeCore) RecentSessions(ctx context.Context, n int) ([]Session, error) {
+	return f.Sessions(ctx)
+}
+
 func (f *fakeCore) PinStore(context.Context) (PinStore, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -63,6 +63,11 @@ func (p *Proxy) EndSession(key SessionKey) bool {
 // Pins lists every pin with its last-seen time.
 func (p *Proxy) Pins() []Pin { return p.pins.list() }
 
+// RecentPins lists, per generation, the n pins seen most recently, most
+// recent first: a scan of the table that keeps n per generation, never a
+// copy of it, for a console showing a few of a million.
+func (p *Proxy) RecentPins(n int) []Pin { return p.pins.recent(n) }
+
 // RestorePins adds pins an earlier run saved in the supervisor's state file
 // (before pins had a store of their own). Pins whose last-seen time is older
 // than the idle timeout are not restored.

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -292,6 +294,40 @@ func (t *pinTable) list() []Pin {
 		}
 		return nil
 	})
+	return out
+}
+
+func (t *pinTable) recent(n int) []Pin {
+	if n <= 0 {
+		return nil
+	}
+	top := map[uint32][]PinChange{} // per generation, at most n, unordered
+	t.each(func(cs []PinChange) error {
+		for _, c := range cs {
+			kept := top[c.Generation]
+			if len(kept) < n {
+				top[c.Generation] = append(kept, c)
+				continue
+			}
+			oldest := 0
+			for i := range kept {
+				if kept[i].LastSeen < kept[oldest].LastSeen {
+					oldest = i
+				}
+			}
+			if c.LastSeen > kept[oldest].LastSeen {
+				kept[oldest] = c
+			}
+		}
+		return nil
+	})
+	var out []Pin
+	for _, kept := range top {
+		slices.SortFunc(kept, func(a, b PinChange) int { return cmp.Compare(b.LastSeen, a.LastSeen) })
+		for _, c := range kept {
+			out = append(out, Pin{Key: c.Key, Generation: int(c.Generation), Instance: int(c.Instance), LastSeen: time.Unix(0, c.LastSeen)})
+		}
+	}
 	return out
 }
 

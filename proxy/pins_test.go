@@ -177,3 +177,30 @@ func BenchmarkPinTableMemory(b *testing.B) {
 		runtime.KeepAlive(pt)
 	}
 }
+
+func TestRecentKeepsTheNewestPerGeneration(t *testing.T) {
+	pt := newPinTable(newStatsTable(), time.Minute)
+	base := time.Unix(1_800_000_000, 0)
+	for i := range 3000 {
+		pt.set(testKey(i), 1+i%3, 1, base.Add(time.Duration(i)*time.Second))
+	}
+	got := pt.recent(5)
+	if len(got) != 15 {
+		t.Fatalf("got %d pins, want 5 of each of 3 generations", len(got))
+	}
+	byGen := map[int][]int{}
+	for _, p := range got {
+		byGen[p.Generation] = append(byGen[p.Generation], int(p.LastSeen.Sub(base)/time.Second))
+	}
+	for gen := 1; gen <= 3; gen++ {
+		want := []int{}
+		for i := 2999; len(want) < 5; i-- {
+			if 1+i%3 == gen {
+				want = append(want, i)
+			}
+		}
+		if !slices.Equal(byGen[gen], want) {
+			t.Errorf("generation %d: seen at %v, want the newest first %v", gen, byGen[gen], want)
+		}
+	}
+}

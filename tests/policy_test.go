@@ -71,6 +71,9 @@ func (allowAll) Retire(context.Context, int, bool) error             { return ni
 func (allowAll) EndSession(context.Context, string) error            { return nil }
 func (allowAll) PinStore(context.Context) (dbusapi.PinStore, error)  { return dbusapi.PinStore{}, nil }
 func (allowAll) Sessions(context.Context) ([]dbusapi.Session, error) { return nil, nil }
+func (allowAll) RecentSessions(context.Context, int) ([]dbusapi.Session, error) {
+	return nil, nil
+}
 func (allowAll) Generations(context.Context) ([]dbusapi.Generation, error) {
 	return []dbusapi.Generation{{ID: 1, State: "active"}}, nil
 }

@@ -93,6 +93,10 @@ func (f *fakeCore) Sessions(ctx context.Context) ([]dbusapi.Session, error) {
 	return slices.Clone(f.sessions), f.err
 }
 
+func (f *fakeCore) RecentSessions(ctx context.Context, n int) ([]dbusapi.Session, error) {
+	return f.Sessions(ctx)
+}
+
 func (f *fakeCore) EndSession(ctx context.Context, hash string) error {
 	return f.record("end-session " + hash)
 }

@@ -25,8 +25,11 @@ func (idleCore) Detach(context.Context, int) (int, error)                  { ret
 func (idleCore) Retire(context.Context, int, bool) error                   { return nil }
 func (idleCore) Generations(context.Context) ([]dbusapi.Generation, error) { return nil, nil }
 func (idleCore) Sessions(context.Context) ([]dbusapi.Session, error)       { return nil, nil }
-func (idleCore) EndSession(context.Context, string) error                  { return nil }
-func (idleCore) PinStore(context.Context) (dbusapi.PinStore, error)        { return dbusapi.PinStore{}, nil }
+func (idleCore) RecentSessions(context.Context, int) ([]dbusapi.Session, error) {
+	return nil, nil
+}
+func (idleCore) EndSession(context.Context, string) error           { return nil }
+func (idleCore) PinStore(context.Context) (dbusapi.PinStore, error) { return dbusapi.PinStore{}, nil }
 
 func TestLocalAddr(t *testing.T) {
 	tests := []struct {

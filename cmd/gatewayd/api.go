@@ -70,14 +70,21 @@ func (c core) Generations(ctx context.Context) ([]dbusapi.Generation, error) {
 }
 
 func (c core) Sessions(context.Context) ([]dbusapi.Session, error) {
+	return sessions(c.d.proxy.Pins()), nil
+}
+
+func (c core) RecentSessions(_ context.Context, n int) ([]dbusapi.Session, error) {
+	return sessions(c.d.proxy.RecentPins(n)), nil
+}
+
+func sessions(pins []proxy.Pin) []dbusapi.Session {
 	now := time.Now()
-	pins := c.d.proxy.Pins()
 	out := make([]dbusapi.Session, len(pins))
 	for i, p := range pins {
 		out[i] = dbusapi.Session{Hash: p.Key.String(), Generation: uint32(p.Generation), Instance: uint32(p.Instance),
 			IdleSeconds: uint32(max(now.Sub(p.LastSeen), 0) / time.Second)}
 	}
-	return out, nil
+	return out
 }
 
 func (c core) EndSession(_ context.Context, hash string) error {

@@ -157,7 +157,7 @@ func (c *Console) read(ctx context.Context, token string) liveView {
 		return liveView{Token: token, Now: atTime(now, now), Err: "listing the generations: " + err.Error(), Refresh: 10}
 	}
 	c.hist.observe(now, gens)
-	sessions, err := c.core.Sessions(ctx)
+	sessions, err := c.core.RecentSessions(ctx, maxListed)
 	lv := newLive(now, gens, sessions, c.hist.snapshot(), token)
 	if err != nil {
 		lv.Err = "listing the sessions: " + err.Error()

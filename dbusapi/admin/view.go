@@ -185,13 +185,15 @@ func newLive(now time.Time, gens []dbusapi.Generation, sessions []dbusapi.Sessio
 		slices.SortFunc(ss, func(a, b dbusapi.Session) int {
 			return cmp.Or(cmp.Compare(a.IdleSeconds, b.IdleSeconds), strings.Compare(a.Hash, b.Hash))
 		})
+		// The Core lists the most recent sessions only: the rest are
+		// counted, from the generation's session count.
 		for i, s := range ss {
 			if i == maxListed {
-				v.More = len(ss) - maxListed
 				break
 			}
 			v.List = append(v.List, sessionView{Hash: s.Hash, Instance: s.Instance, Idle: span(time.Duration(s.IdleSeconds) * time.Second)})
 		}
+		v.More = max(int(g.Sessions)-len(v.List), 0)
 		lv.Gens = append(lv.Gens, v)
 	}
 	if lv.Busy {
