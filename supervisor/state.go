@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -145,13 +146,18 @@ func (s *Supervisor) restore() {
 		in := g.instance(inst)
 		return in != nil && in.worker != nil
 	})
+	const gone = "a generation of the previous gateway process is gone; its sessions are lost"
 	for _, g := range st.Generations {
 		if adopted[g.ID] == nil {
-			s.log.Warn("a generation of the previous gateway process is gone; its sessions are lost", "event", "session-lost",
-				"generation", g.ID, "revision", g.Revision, "sessions_lost", lost[g.ID])
+			s.log.Warn(gone, "event", "session-lost", "generation", g.ID, "revision", g.Revision, "sessions_lost", lost[g.ID])
 		}
 	}
 	for gen, n := range lost {
+		if !slices.ContainsFunc(st.Generations, func(g savedGen) bool { return g.ID == gen }) {
+			// Stopped with the previous gateway (the process runner's
+			// workers do), yet its pins were kept: say so all the same.
+			s.log.Warn(gone, "event", "session-lost", "generation", gen, "sessions_lost", n)
+		}
 		s.sessionsLost(gen, LostRestart, n)
 	}
 	if len(adopted) > 0 {

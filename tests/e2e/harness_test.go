@@ -120,8 +120,11 @@ close_window = %q
 func (g *gateway) release(name, script string) { g.rel.Release(name, script) }
 func (g *gateway) point(rel string)            { g.rel.Point(rel) }
 
+// start starts gatewayd (again, after stop) and waits until it is ready.
 func (g *gateway) start() {
 	g.t.Helper()
+	g.exited = make(chan struct{})
+	ready := g.log.count(`msg="gateway ready`) + 1
 	g.cmd = exec.Command(bin.Gatewayd, "--config", g.config, "--log-level", "debug")
 	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
 	if err := g.cmd.Start(); err != nil {
@@ -129,7 +132,7 @@ func (g *gateway) start() {
 	}
 	go func() { g.waitErr = g.cmd.Wait(); close(g.exited) }()
 	g.t.Cleanup(g.stop)
-	g.waitLog(`msg="gateway ready`, 1, 15*time.Second)
+	g.waitLog(`msg="gateway ready`, ready, 15*time.Second)
 }
 
 // stop sends SIGTERM and waits; a gateway that does not stop is killed and

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"log/slog"
 	"path/filepath"
+	"testing"
 	"time"
 
 	"github.com/gatewayd/gateway/proxy"
@@ -38,4 +40,30 @@ func (g *gateway) waitPins(n int) []proxy.Pin {
 		g.t.Fatalf("the pin store holds %d pins, want %d", len(got), n)
 	}
 	return got
+}
+
+// With the process runner the workers end with the gateway. A restart loads
+// every pin from the pin store, finds its generation gone, reports the
+// sessions lost, and serves new ones.
+func TestRestartReportsEveryPinLost(t *testing.T) {
+	g := startGateway(t, options{})
+	const n = 3000
+	gwtest.Logins(t, g.url, "user", n)
+	g.stop()
+	if got := len(g.pins()); got != n {
+		t.Fatalf("the pin store holds %d pins after a clean stop, want %d", got, n)
+	}
+	g.start()
+	for _, re := range []string{
+		fmt.Sprintf(`msg="loaded the pins of the previous run".* sessions=%d\b`, n),
+		fmt.Sprintf(`its sessions are lost".* generation=1 .*sessions_lost=%d\b`, n),
+	} {
+		if !g.log.matches(re) {
+			t.Fatalf("no %q in the log:\n%s", re, g.log)
+		}
+	}
+	if w := g.browser().Login("after"); w.Generation != "2" {
+		t.Fatalf("a login after the restart: got %+v, want generation 2", w)
+	}
+	g.waitPins(1)
 }

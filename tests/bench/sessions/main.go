@@ -1,15 +1,17 @@
-// Command sessions creates sessions through a gateway in front of
-// tests/bench/backend (whose /login sets a new session cookie) and measures
-// the gateway at checkpoints: requests per second, latency percentiles and
-// the gateway's own CPU time per request, for pinned requests (a session
-// cookie and its affinity cookie, drawn from a sample of the sessions made)
-// and for new-session requests (/login without a cookie), each measured
-// -repeat times, interleaved, the table showing medians; and its RSS and
-// peak RSS. Between checkpoints it logs in as fast as its connections go and
-// reports the login rate of every tenth of the run. tests/bench/sessions.sh
-// runs it; docs/benchmarks.md "Sessions at scale" has its output.
+// Command sessions fills gateways in front of tests/bench/backend (whose
+// /login sets a new session cookie) with sessions, each to its own count,
+// logging in as fast as its connections go (the login rate and the
+// gateway's CPU per login of every tenth are reported), and then measures
+// them side by side: in rounds, each gateway in turn, pinned requests (a
+// session cookie and its affinity cookie, drawn from a sample of the
+// sessions made) and new-session requests (/login without a cookie):
+// requests per second, latency percentiles, the gateway's own CPU time per
+// request (medians over the rounds), its RSS and peak RSS. Measured in the
+// same rounds, the gateways see the same machine: this VM's speed drifts
+// by more than 10 % within minutes. tests/bench/sessions.sh runs it;
+// docs/benchmarks.md "Sessions at scale" has its output.
 //
-//	sessions -url http://127.0.0.1:PORT -pid GATEWAYD_PID -checkpoints 0,100000,1000000
+//	sessions -target http://127.0.0.1:P1,PID1,0 -target http://127.0.0.1:P2,PID2,1000000
 //
 // Standard library only.
 package main
@@ -34,68 +36,90 @@ import (
 )
 
 func main() {
-	target := flag.String("url", "", "the gateway's base URL (http://host:port)")
-	pid := flag.Int("pid", 0, "the gateway's process id (its CPU time and RSS are read from /proc)")
-	marks := flag.String("checkpoints", "0,100000,1000000", "pin counts at which to measure, ascending")
+	var targets []*run
+	flag.Func("target", "URL,PID,PINS: a gateway (base URL, process id) to fill with PINS sessions and measure; repeat the flag", func(v string) error {
+		f := strings.Split(v, ",")
+		if len(f) != 3 {
+			return fmt.Errorf("want URL,PID,PINS")
+		}
+		u, err := url.Parse(f[0])
+		pid, err2 := strconv.Atoi(f[1])
+		pins, err3 := strconv.Atoi(f[2])
+		if err != nil || err2 != nil || err3 != nil || u.Host == "" || pid <= 0 || pins < 0 {
+			return fmt.Errorf("want URL,PID,PINS")
+		}
+		targets = append(targets, &run{addr: u.Host, pid: pid, pins: pins, sample: newSample(10000)})
+		return nil
+	})
 	conns := flag.Int("conns", 32, "keep-alive connections")
 	window := flag.Duration("measure", 4*time.Second, "how long each measurement of pinned requests runs (logins: half of it)")
-	repeat := flag.Int("repeat", 3, "measurements of each kind per checkpoint, interleaved; the table shows medians")
+	rounds := flag.Int("rounds", 5, "rounds; each measures every target, in turn, both kinds; the table shows medians")
 	flag.Parse()
-	u, err := url.Parse(*target)
-	if err != nil || u.Host == "" || *pid <= 0 {
-		log.Fatal("sessions: -url and -pid are required")
+	if len(targets) == 0 {
+		log.Fatal("sessions: at least one -target")
 	}
-	var checkpoints []int
-	for _, f := range strings.Split(*marks, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 0 || len(checkpoints) > 0 && n <= checkpoints[len(checkpoints)-1] {
-			log.Fatalf("sessions: -checkpoints %q: want ascending pin counts", *marks)
-		}
-		checkpoints = append(checkpoints, n)
+	for _, r := range targets {
+		r.conns, r.window = *conns, *window
+		r.fill()
 	}
-	r := &run{addr: u.Host, pid: *pid, conns: *conns, window: *window, repeat: max(*repeat, 1), sample: newSample(10000)}
-	r.main(checkpoints)
+	measure(targets, max(*rounds, 1))
 }
 
 type run struct {
 	addr   string
 	pid    int
+	pins   int // sessions to make before measuring
 	conns  int
 	window time.Duration
-	repeat int
 	sample *sample
 	made   atomic.Int64 // sessions created
+	// measurements, by kind
+	pinned, fresh []result
+	at            int64 // sessions made when the measurements began
 }
 
-func (r *run) main(checkpoints []int) {
-	last := checkpoints[len(checkpoints)-1]
-	fmt.Printf("| pins | kind | req/s | p50 ms | p99 ms | gatewayd CPU µs/req | RSS MB | peak RSS MB |\n")
+// fill makes r.pins sessions (at least 1,000, for pinned requests) and
+// reports the login rate and gatewayd's CPU per login for every tenth.
+func (r *run) fill() {
+	target := max(r.pins, 1000)
+	step := max(target/10, 1000)
+	fmt.Printf("Filling %s to %d sessions (sessions made: login rate, gatewayd CPU per login):\n\n", r.addr, target)
+	for int(r.made.Load()) < target {
+		to := min(target, (int(r.made.Load())/step+1)*step)
+		start, from, cpu := time.Now(), r.made.Load(), r.cpu()
+		r.login(to)
+		n := r.made.Load() - from
+		fmt.Printf("- %d–%d: %.0f logins/s, gatewayd CPU %.1f µs/login\n", from, r.made.Load(),
+			float64(n)/time.Since(start).Seconds(), float64((r.cpu()-cpu).Microseconds())/float64(n))
+	}
+	fmt.Println()
+	r.at = r.made.Load()
+}
+
+// measure runs the rounds: in each, every target's pinned requests and
+// then its logins, the order of targets rotating from round to round.
+func measure(targets []*run, rounds int) {
+	for i := range rounds {
+		for j := range targets {
+			r := targets[(i+j)%len(targets)]
+			r.pinned = append(r.pinned, r.measure(true, r.window))
+			r.fresh = append(r.fresh, r.measure(false, r.window/2))
+		}
+	}
+	fmt.Printf("| pins at the start | kind | req/s | p50 ms | p99 ms | gatewayd CPU µs/req | RSS MB | peak RSS MB |\n")
 	fmt.Printf("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	r.login(1000) // sessions for the first pinned measurement
-	var rates []string
-	step := max(last/10, 1)
-	for _, cp := range checkpoints {
-		for int(r.made.Load()) < cp {
-			to := min(cp, (int(r.made.Load())/step+1)*step)
-			start, from, cpu := time.Now(), r.made.Load(), r.cpu()
-			r.login(to)
-			n := r.made.Load() - from
-			rates = append(rates, fmt.Sprintf("%d–%d: %.0f logins/s, gatewayd CPU %.1f µs/login", from, r.made.Load(),
-				float64(n)/time.Since(start).Seconds(), float64((r.cpu()-cpu).Microseconds())/float64(n)))
-		}
-		at := r.made.Load()
-		var pinned, fresh []result
-		for range r.repeat {
-			pinned = append(pinned, r.measure(true, r.window))
-			fresh = append(fresh, r.measure(false, r.window/2))
-		}
-		r.row(at, "pinned", pinned)
-		r.row(at, "new session", fresh)
+	for _, r := range targets {
+		r.row(r.at, "pinned", r.pinned)
+		r.row(r.at, "new session", r.fresh)
 	}
-	fmt.Printf("\nWhile creating sessions between checkpoints (sessions made: login rate, gatewayd CPU per login):\n\n")
-	for _, s := range rates {
-		fmt.Printf("- %s\n", s)
+	fmt.Printf("\n(pins at the end of the rounds: ")
+	for i, r := range targets {
+		if i > 0 {
+			fmt.Printf(", ")
+		}
+		fmt.Printf("%d", r.made.Load())
 	}
+	fmt.Printf(")\n")
 }
 
 type result struct {
