@@ -99,6 +99,7 @@ const childBatch = 50
 // the one before it ended).
 func crashChild() {
 	path := os.Getenv(childPathEnv)
+	minCompact = 16 << 10 // compactions every few rounds, on a slow machine too
 	p := newProxy(nil)
 	s, err := Open(Options{Path: path, App: "notes", Table: p, Interval: 10 * time.Millisecond})
 	if err != nil {

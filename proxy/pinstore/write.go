@@ -11,8 +11,9 @@ import (
 )
 
 // minCompact is the log size below which it is never compacted: rewriting
-// a small file saves nothing worth a rename.
-const minCompact = 1 << 20
+// a small file saves nothing worth a rename. (A variable for the crash
+// test's child, which compacts often however slow the machine.)
+var minCompact int64 = 1 << 20
 
 // Poke says that pins changed: Run writes them at once if it has not
 // written for an interval, else at its next tick. It never blocks.

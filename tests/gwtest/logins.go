@@ -31,7 +31,7 @@ func Logins(t testing.TB, base, prefix string, n int) []Session {
 	for c := range 16 {
 		wg.Go(func() {
 			for i := c; i < n; i += 16 {
-				s, err := login(client, base, prefix+strconv.Itoa(i))
+				s, err := loginWith(client, base, prefix+strconv.Itoa(i))
 				if err != nil {
 					mu.Lock()
 					failed = err
@@ -49,7 +49,10 @@ func Logins(t testing.TB, base, prefix string, n int) []Session {
 	return out
 }
 
-func login(client *http.Client, base, user string) (Session, error) {
+// Login logs one user in to the sample app at base, without a cookie jar.
+func Login(base, user string) (Session, error) { return loginWith(http.DefaultClient, base, user) }
+
+func loginWith(client *http.Client, base, user string) (Session, error) {
 	req, _ := http.NewRequest("POST", base+"/login", strings.NewReader(url.Values{"user": {user}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,5 +50,65 @@ func TestRestartKeepsManyPins(t *testing.T) {
 				t.Fatalf("session of %s (worker %d, generation %s): answered by %+v", s.Who.User, s.Who.PID, s.Who.Generation, w)
 			}
 		}
+	}
+}
+
+// gatewayd is killed (SIGKILL) while users log in as fast as they can, so
+// in the middle of its pin store's writes. The next gatewayd must open the
+// store and route by its pin every session that logged in more than a
+// second before the kill (the store writes every 250ms).
+func TestKillNineWhileLoggingInKeepsPins(t *testing.T) {
+	g := startGateway(t, sdOptions{instances: 2})
+	type done struct {
+		s  gwtest.Session
+		at time.Time
+	}
+	var mu sync.Mutex
+	var made []done
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s, err := gwtest.Login(g.url, fmt.Sprintf("u%d-%d", c, i))
+				if err != nil {
+					return // the kill
+				}
+				mu.Lock()
+				made = append(made, done{s, time.Now()})
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(2 * time.Second)
+	old := g.mainPID()
+	syscall.Kill(old, syscall.SIGKILL)
+	killed := time.Now()
+	close(stop)
+	wg.Wait()
+	if !gwtest.Poll(30*time.Second, func() bool {
+		return g.mainPID() != old && g.mainPID() != 0 && gwtest.Count(g.log(), "re-adopted the generations") >= 1
+	}) {
+		t.Fatal("no new gatewayd re-adopted the generation within 30s")
+	}
+	checked, late := 0, 0
+	for _, d := range made {
+		if d.at.After(killed.Add(-time.Second)) {
+			late++
+			continue
+		}
+		if w := gwtest.WhoWithSIDOnly(t, g.url, d.s.SID); w.PID != d.s.Who.PID || w.User != d.s.Who.User {
+			t.Fatalf("%s logged in %v before the kill (worker %d): now answered by %+v", d.s.Who.User, killed.Sub(d.at), d.s.Who.PID, w)
+		}
+		checked++
+	}
+	t.Logf("%d sessions logged in more than 1s before the kill all kept their pins; %d in the last second not checked", checked, late)
+	if checked < 100 {
+		t.Fatalf("only %d sessions before the kill: too few to say anything", checked)
 	}
 }
