@@ -394,12 +394,12 @@ func BenchmarkTrackPinned(b *testing.B) {
 		b.Fatal(err)
 	}
 	var v verdict
-	p.track(be, &s, false, false, resp.Fields, time.Now(), &v)
+	p.track(be, &s, false, false, nil, resp.Fields, time.Now(), &v)
 	if len(v.add) != 0 {
 		b.Fatalf("a fresh affinity cookie was reissued: %q", v.add)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		p.track(be, &s, false, false, resp.Fields, time.Now(), &v)
+		p.track(be, &s, false, false, nil, resp.Fields, time.Now(), &v)
 	}
 }

@@ -41,8 +41,7 @@ func (p *Proxy) drop(keys []SessionKey) int {
 	if len(keys) == 0 {
 		return 0
 	}
-	now := p.o.Now()
-	p.pins.bury(keys, now, now.Add(p.o.IdleTimeout))
+	p.pins.bury(keys, p.o.Now().Add(p.o.IdleTimeout))
 	p.o.Notify()
 	return len(keys)
 }
@@ -119,6 +118,7 @@ func (p *Proxy) Switched() int64 { return p.switched.Load() }
 // No tombstones are needed here: the affinity cookie of a session idle this
 // long is itself too old to be honoured.
 func (p *Proxy) ExpireIdle(now time.Time) map[int]int {
+	p.pins.unbury(now)
 	cutoff := now.Add(-p.o.IdleTimeout).UnixNano()
 	removed := map[int]int{}
 	for gen, keys := range p.pins.removeWhere(func(_, _ int, seen int64) bool { return seen < cutoff }) {

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"net/url"
 	"time"
 
 	"github.com/gatewayd/gateway/proxy/internal/h1"
@@ -22,7 +21,7 @@ func (cc *clientConn) exchange(headLen int) bool {
 			return false
 		}
 	}
-	if p.o.SwitchPath != "" && p.pathIs(r.Path, p.o.SwitchPath) {
+	if p.o.SwitchPath != "" && pathIs(r.Path, p.o.SwitchPath) {
 		return cc.switchSession()
 	}
 	now := start
@@ -44,7 +43,7 @@ func (cc *clientConn) exchange(headLen int) bool {
 		p.observe(0, 503, start)
 		return keep
 	}
-	logout := p.isLogout(r.Path)
+	logout := p.isLogout(r.Method, r.Path)
 	n := &b.stats.inFlight
 	if r.Upgrade {
 		n = &b.stats.upgraded
@@ -75,39 +74,6 @@ func (p *Proxy) observe(gen, status int, start time.Time) {
 	if p.o.Observer != nil {
 		p.o.Observer.Request(gen, status, time.Since(start))
 	}
-}
-
-// isLogout matches a request path against Options.LogoutPaths, as
-// net/http's URL.Path would read it (percent-decoded).
-func (p *Proxy) isLogout(path []byte) bool {
-	if len(p.logout) == 0 {
-		return false
-	}
-	if p.logout[string(path)] {
-		return true
-	}
-	return hasPercent(path) && p.logout[unescape(path)]
-}
-
-func (p *Proxy) pathIs(path []byte, want string) bool {
-	return string(path) == want || hasPercent(path) && unescape(path) == want
-}
-
-func hasPercent(b []byte) bool {
-	for _, c := range b {
-		if c == '%' {
-			return true
-		}
-	}
-	return false
-}
-
-func unescape(b []byte) string {
-	s, err := url.PathUnescape(string(b))
-	if err != nil {
-		return ""
-	}
-	return s
 }
 
 // writeRequestHead writes the request head as the worker gets it: the

@@ -338,17 +338,22 @@ func (t *pinTable) isEnded(k SessionKey, now time.Time) bool {
 	return ok && now.UnixNano() < until
 }
 
-// bury records tombstones for keys until the given time, and forgets the
-// tombstones that have run out.
-func (t *pinTable) bury(keys []SessionKey, now, until time.Time) {
+// bury records tombstones for keys until the given time.
+func (t *pinTable) bury(keys []SessionKey, until time.Time) {
+	t.endedMu.Lock()
+	defer t.endedMu.Unlock()
+	for _, k := range keys {
+		t.ended[k] = until.UnixNano()
+	}
+}
+
+// unbury forgets the tombstones that have run out; the idle sweep calls it.
+func (t *pinTable) unbury(now time.Time) {
 	t.endedMu.Lock()
 	defer t.endedMu.Unlock()
 	for k, u := range t.ended {
 		if u <= now.UnixNano() {
 			delete(t.ended, k)
 		}
-	}
-	for _, k := range keys {
-		t.ended[k] = until.UnixNano()
 	}
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -21,9 +22,10 @@ type Options struct {
 	// EndHeader is a response header by which the app ends its session; it
 	// is stripped before the client sees it. If empty, "X-Gateway-End-Session".
 	EndHeader string
-	// LogoutPaths end the pin of the session that requests them, after the
-	// app has answered, and expire the session cookie in that answer.
-	LogoutPaths []string
+	// LogoutPaths end the pin of the session that requests them, once the
+	// app has answered below 400, and expire the session cookie in that
+	// answer; they are matched on the path as the app sees it (appPath).
+	LogoutPaths []LogoutPath
 	// IdleTimeout ends pins not used for this long. If zero, 30 minutes.
 	IdleTimeout time.Duration
 	// SwitchPath is a path the proxy answers itself, never forwarding it:
@@ -48,12 +50,14 @@ type Options struct {
 type Proxy struct {
 	o      Options
 	log    *slog.Logger
-	logout map[string]bool
+	logout map[string]LogoutPath
 	stats  *statsTable
 	pins   *pinTable
 
 	mu  sync.Mutex // serialises compile
 	cur atomic.Pointer[table]
+
+	scope atomic.Pointer[cookieScope] // of the app's session cookie, once seen
 
 	rejected atomic.Int64 // affinity cookies ignored
 	switched atomic.Int64 // sessions moved by the switch path
@@ -62,6 +66,10 @@ type Proxy struct {
 	// clock is Options.Now when one was given (tests); nil means the
 	// request path reuses the time it read when the request arrived.
 	clock func() time.Time
+
+	// started is when this proxy began (Unix seconds, the resolution of an
+	// affinity cookie's issue time); see reaffine.
+	started int64
 }
 
 // New checks o, fills in defaults, and returns a Proxy.
@@ -91,10 +99,13 @@ func New(o Options) (*Proxy, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	p := &Proxy{o: o, log: o.Logger, logout: map[string]bool{}, stats: newStatsTable(), clock: clock}
+	p := &Proxy{o: o, log: o.Logger, logout: map[string]LogoutPath{}, stats: newStatsTable(), clock: clock, started: o.Now().Unix()}
 	p.pins = newPinTable(p.stats, min(o.IdleTimeout/10, time.Minute))
-	for _, path := range o.LogoutPaths {
-		p.logout[path] = true
+	for _, l := range o.LogoutPaths {
+		if appPath([]byte(l.Path)) != l.Path {
+			return nil, fmt.Errorf("proxy: Options.LogoutPaths: %q is not a path as the app sees it (%q)", l.Path, appPath([]byte(l.Path)))
+		}
+		p.logout[l.Path] = l
 	}
 	return p, nil
 }
@@ -147,11 +158,18 @@ func (p *Proxy) route(t *table, s *session, now time.Time) *backend {
 }
 
 // reaffine follows a valid affinity cookie to a live generation and pins the
-// session there again: how pins survive a gateway restart or a lost state.
+// session there again: how pins survive a gateway restart that lost them
+// (a lost or refused pin store, the last moment before a crash).
+//
+// Only a cookie issued before this proxy started counts. One this proxy
+// issued belonged to a pin it held; if that pin is gone, the session was
+// ended (logout, deleted cookie, end header, idle expiry, an admin, a dead
+// worker), and bringing it back would let an ended session, or a new login
+// made with its cookies, land on an old generation again.
 func (p *Proxy) reaffine(t *table, value []byte, key SessionKey, now time.Time) *backend {
 	a, ok := p.o.Hasher.VerifyAffinity(value, key)
 	age := now.Sub(a.Issued)
-	if !ok || age > p.o.IdleTimeout || age < -time.Minute || p.pins.isEnded(key, now) {
+	if !ok || age > p.o.IdleTimeout || age < -time.Minute || a.Issued.Unix() > p.started || p.pins.isEnded(key, now) {
 		p.rejected.Add(1)
 		return nil
 	}

@@ -28,6 +28,13 @@ func app(t *testing.T, name string) *httptest.Server {
 		switch r.URL.Path {
 		case "/login", "/rotate":
 			http.SetCookie(w, &http.Cookie{Name: "SID", Value: fmt.Sprintf("%s-%d", name, n.Add(1)), Path: "/"})
+		case "/app/login.jsp": // a servlet container's: the cookie lives under /app
+			http.SetCookie(w, &http.Cookie{Name: "SID", Value: fmt.Sprintf("%s-%d", name, n.Add(1)), Path: "/app", Domain: "example.test"})
+		case "/app/logout.jsp", "/app/gone": // forget the session, keep the cookie
+			if r.URL.Path == "/app/gone" {
+				http.NotFound(w, r)
+				return
+			}
 		case "/logout":
 			http.SetCookie(w, &http.Cookie{Name: "SID", Value: "", Path: "/", MaxAge: -1})
 		case "/expire":
@@ -83,7 +90,7 @@ func newFixture(t *testing.T, o Options) *fixture {
 	}
 	o.Source, o.Hasher, o.SessionCookie = f.src, h, "SID"
 	if o.LogoutPaths == nil {
-		o.LogoutPaths = []string{"/signout"}
+		o.LogoutPaths = []LogoutPath{{Path: "/signout"}}
 	}
 	f.proxy, err = New(o)
 	if err != nil {
@@ -240,8 +247,10 @@ func TestAffinityCookieRestoresPin(t *testing.T) {
 	a.get("/login")
 	f.upgrade(t)
 	// A restarted gateway that lost its state has no pins; the affinity
-	// cookie brings the session back to its generation.
+	// cookie, issued before it started, brings the session back to its
+	// generation.
 	f.proxy.pins.removeWhere(func(int, int, int64) bool { return true })
+	f.proxy.started = time.Now().Unix() + 1
 	if got := a.who(); got != "g1" {
 		t.Fatalf("with affinity cookie only: got %q, want %q", got, "g1")
 	}

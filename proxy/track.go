@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"net/http"
 	"time"
 
@@ -28,7 +29,9 @@ func (v *verdict) setCookie(c *http.Cookie) {
 // the session cookie, no end header, not a logout path) costs a scan of the
 // response's fields and, for a pinned session, one decode of its affinity
 // cookie.
-func (p *Proxy) track(b *backend, s *session, logout, secure bool, fields []h1.Field, now time.Time, v *verdict) {
+//
+// path is the request's, for the default path of a cookie set without one.
+func (p *Proxy) track(b *backend, s *session, logout, secure bool, path []byte, fields []h1.Field, now time.Time, v *verdict) {
 	ended, setsSession := false, false
 	for i := range fields {
 		f := &fields[i]
@@ -42,6 +45,9 @@ func (p *Proxy) track(b *backend, s *session, logout, secure bool, fields []h1.F
 	var set *http.Cookie
 	if setsSession {
 		set = responseCookie(fields, p.o.SessionCookie)
+		if set != nil && !deletes(set, now) {
+			p.learnScope(set, path)
+		}
 	}
 	if !ended && !logout && set == nil {
 		p.refreshAffinity(b, s, secure, now, v)
@@ -51,7 +57,7 @@ func (p *Proxy) track(b *backend, s *session, logout, secure bool, fields []h1.F
 	case logout:
 		p.endPin(s, "logout path")
 		v.dropSession = true
-		v.setCookie(expired(p.o.SessionCookie, secure))
+		v.setCookie(p.expiredSession(secure))
 		v.setCookie(expired(p.o.AffinityCookie, secure))
 	case set != nil && !deletes(set, now):
 		if ended {
@@ -131,4 +137,43 @@ func (p *Proxy) endPin(s *session, reason string) {
 func expired(name string, secure bool) *http.Cookie {
 	return &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: secure}
+}
+
+// cookieScope is where the app's session cookie lives, its Path and Domain,
+// learned from the app's own Set-Cookie: a cookie is only removed by an
+// expiry with the same path and domain, so a logout path must expire it
+// there (a servlet container's is Path=/app, for example).
+type cookieScope struct{ path, domain string }
+
+// learnScope records the scope of a session cookie the app set; only a
+// change allocates.
+func (p *Proxy) learnScope(c *http.Cookie, reqPath []byte) {
+	sc := cookieScope{path: c.Path, domain: c.Domain}
+	if sc.path == "" || sc.path[0] != '/' {
+		sc.path = defaultCookiePath(reqPath)
+	}
+	if cur := p.scope.Load(); cur != nil && *cur == sc {
+		return
+	}
+	p.scope.Store(&sc)
+}
+
+// defaultCookiePath is a cookie's path when Set-Cookie gives none
+// (RFC 6265 5.1.4): the request path up to its last slash.
+func defaultCookiePath(reqPath []byte) string {
+	i := bytes.LastIndexByte(reqPath, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return string(reqPath[:i])
+}
+
+// expiredSession removes the app's session cookie where the app set it
+// (Path=/ until the gateway has seen it set).
+func (p *Proxy) expiredSession(secure bool) *http.Cookie {
+	c := expired(p.o.SessionCookie, secure)
+	if sc := p.scope.Load(); sc != nil {
+		c.Path, c.Domain = sc.path, sc.domain
+	}
+	return c
 }

@@ -64,7 +64,7 @@ func build(cfg *config.Config, instance string, log *slog.Logger) (*gateway, fun
 	t.p, err = proxy.New(proxy.Options{
 		Source: t, Hasher: hasher,
 		SessionCookie: cfg.Sessions.Cookie, AffinityCookie: cfg.Sessions.AffinityCookie,
-		EndHeader: cfg.Sessions.EndHeader, LogoutPaths: cfg.Sessions.LogoutPaths,
+		EndHeader: cfg.Sessions.EndHeader, LogoutPaths: logoutPaths(cfg.Sessions.Logouts()),
 		IdleTimeout: cfg.Sessions.IdleTimeout.Duration, SwitchPath: cfg.Sessions.SwitchPath,
 		Notify:   func() { d.sup.Notify(); d.pins.Poke() },
 		Observer: d.meter,
@@ -266,4 +266,12 @@ func writePID(cfg *config.Config, log *slog.Logger) func() {
 	}
 	log.Warn("cannot write the pid file", "path", path)
 	return func() {}
+}
+
+func logoutPaths(ls []config.LogoutPath) []proxy.LogoutPath {
+	out := make([]proxy.LogoutPath, len(ls))
+	for i, l := range ls {
+		out[i] = proxy.LogoutPath{Path: l.Path, Methods: l.Methods}
+	}
+	return out
 }

@@ -181,9 +181,14 @@ type Sessions struct {
 	// Default: "X-Gateway-End-Session".
 	EndHeader string `toml:"end_header"`
 
-	// LogoutPaths (logout_paths) are request paths (exact, starting with
-	// "/", no query) after whose answer the pin ends and the session cookie
-	// is expired. Duplicates are an error. Default: none.
+	// LogoutPaths (logout_paths) are request paths after whose answer, if
+	// below 400, the pin ends and the session cookie is expired (with the
+	// Path and Domain the app set it with). "/logout" counts for any method
+	// but HEAD and OPTIONS; "POST /logout" or "GET,POST /logout" for those
+	// methods only. A path starts with "/", has no query, and is written as
+	// the app sees it: requests match after percent-decoding, dropping
+	// path parameters (";jsessionid=…") and repeated slashes and resolving
+	// "." and "..". Duplicates are an error. Default: none.
 	LogoutPaths []string `toml:"logout_paths"`
 
 	// SwitchPath (switch_path) is a path a logged-in user (or a tester) can

@@ -152,11 +152,17 @@ func TestParseErrors(t *testing.T) {
 		want: []string{f + `:5: sessions.end_header: required (a header name, e.g. "X-Gateway-End-Session")`},
 	}, {
 		name: "bad logout paths",
-		doc:  app + "[sessions]\nlogout_paths = [\"/logout\", \"logout\", \"/x?y\", \"/logout\"]\n",
+		doc: app + "[sessions]\nlogout_paths = [\"/logout\", \"logout\", \"/x?y\", \"POST /logout\", \"post /out\", " +
+			"\"GET,POST\", \"/app//out\", \"/a/../out\", \"/out;x=1\", \"GET,POST /app/logout.jsp\"]\n",
 		want: []string{
-			f + `:5: sessions.logout_paths[1]: "logout" is not a path, want one starting with "/" and without a query, e.g. "/logout"`,
-			f + `:5: sessions.logout_paths[2]: "/x?y" is not a path, want one starting with "/" and without a query, e.g. "/logout"`,
+			f + `:5: sessions.logout_paths[1]: "logout" is not a path, want one starting with "/" and without a query, e.g. "/logout" or "POST /logout"`,
+			f + `:5: sessions.logout_paths[2]: "/x?y" is not a path, want one starting with "/" and without a query, e.g. "/logout" or "POST /logout"`,
 			f + `:5: sessions.logout_paths[3]: "/logout" is listed twice`,
+			f + `:5: sessions.logout_paths[4]: "post /out": "post" is not a method, want e.g. "POST /logout" or "GET,POST /logout"`,
+			f + `:5: sessions.logout_paths[5]: "GET,POST" is not a path, want one starting with "/" and without a query, e.g. "/logout" or "POST /logout"`,
+			f + `:5: sessions.logout_paths[6]: "/app//out": write the path as the app sees it, without "//", "." or ".." segments`,
+			f + `:5: sessions.logout_paths[7]: "/a/../out": write the path as the app sees it, without "//", "." or ".." segments`,
+			f + `:5: sessions.logout_paths[8]: "/out;x=1" is not a path, want one starting with "/" and without a query, e.g. "/logout" or "POST /logout"`,
 		},
 	}, {
 		name: "bad listen addresses",

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 )
@@ -72,7 +73,7 @@ func (c *Config) validate() Errors {
 		switch {
 		case !validPath(p) || containsAny(p, "?#"):
 			ck.add("sessions.switch_path", `%q is not a path, want one starting with "/" and without a query, e.g. "/.gateway/switch"`, p)
-		case slices.Contains(c.Sessions.LogoutPaths, p):
+		case slices.ContainsFunc(c.Sessions.Logouts(), func(l LogoutPath) bool { return l.Path == p }):
 			ck.add("sessions.switch_path", "%q is also a logout path", p)
 		}
 	}
@@ -183,13 +184,14 @@ func (s *Sessions) check(ck *checker) {
 	seen := map[string]bool{}
 	for i, p := range s.LogoutPaths {
 		key := indexKey("sessions.logout_paths", i)
+		l, err := ParseLogoutPath(p)
 		switch {
-		case !validPath(p) || containsAny(p, "?#"):
-			ck.add(key, `%q is not a path, want one starting with "/" and without a query, e.g. "/logout"`, p)
-		case seen[p]:
-			ck.add(key, "%q is listed twice", p)
+		case err != nil:
+			ck.add(key, "%s", err)
+		case seen[l.Path]:
+			ck.add(key, "%q is listed twice", l.Path)
 		}
-		seen[p] = true
+		seen[l.Path] = true
 	}
 }
 
@@ -242,4 +244,57 @@ func (ck *checker) token(key, v, what string) {
 	if !isToken(v) {
 		ck.add(key, "%q is not a valid %s (letters, digits and any of %s)", v, what, tokenPunct)
 	}
+}
+
+// LogoutPath is one entry of sessions.logout_paths, read.
+type LogoutPath struct {
+	Methods []string // empty: any but HEAD and OPTIONS
+	Path    string
+}
+
+// ParseLogoutPath reads an entry of sessions.logout_paths: "/path" or
+// "METHOD[,METHOD…] /path".
+func ParseLogoutPath(s string) (LogoutPath, error) {
+	var l LogoutPath
+	l.Path = s
+	if sp := strings.IndexByte(s, ' '); sp >= 0 {
+		l.Path = strings.TrimLeft(s[sp:], " ")
+		for _, m := range strings.Split(s[:sp], ",") {
+			if !isMethod(m) {
+				return l, fmt.Errorf(`%q: %q is not a method, want e.g. "POST /logout" or "GET,POST /logout"`, s, m)
+			}
+			l.Methods = append(l.Methods, m)
+		}
+	}
+	if !validPath(l.Path) || containsAny(l.Path, "?# ;%") {
+		return l, fmt.Errorf(`%q is not a path, want one starting with "/" and without a query, e.g. "/logout" or "POST /logout"`, s)
+	}
+	if strings.Contains(l.Path, "//") || slices.ContainsFunc(strings.Split(l.Path, "/"), func(seg string) bool { return seg == "." || seg == ".." }) {
+		return l, fmt.Errorf(`%q: write the path as the app sees it, without "//", "." or ".." segments`, s)
+	}
+	return l, nil
+}
+
+// Logouts reads sessions.logout_paths (all valid once the config is).
+func (s *Sessions) Logouts() []LogoutPath {
+	out := make([]LogoutPath, 0, len(s.LogoutPaths))
+	for _, p := range s.LogoutPaths {
+		if l, err := ParseLogoutPath(p); err == nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// isMethod: upper-case letters, as every registered method is.
+func isMethod(m string) bool {
+	if m == "" || len(m) > 20 {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		if m[i] < 'A' || m[i] > 'Z' {
+			return false
+		}
+	}
+	return true
 }
