@@ -783,6 +783,10 @@ func TestRunFailsWhenFirstGenerationFails(t *testing.T) {
 				t.Fatalf("Run: got nil, want an error containing %q", c.want)
 			}
 			wantContains(t, "Run error", err.Error(), c.want...)
+			wantContains(t, "log", h.logs.String(), "generation failed to start, and no generation is active: the gateway cannot serve")
+			if strings.Contains(h.logs.String(), "stays active") {
+				t.Errorf("the log says a previous generation stays active, and there is none:\n%s", h.logs.String())
+			}
 			if isClosed(h.sup.Ready()) {
 				t.Errorf("Ready() is closed, want it open: no generation became active")
 			}
@@ -872,5 +876,27 @@ func TestShutdownDuringUpgrade(t *testing.T) {
 		if !w.exited() {
 			t.Errorf("%s still runs", w)
 		}
+	}
+}
+
+// A release directory whose name is not UTF-8 (or holds control
+// characters) would name the generation in logs, D-Bus and metric labels:
+// the upgrade is refused with a clear message, and the active generation
+// keeps serving.
+func TestRevisionMustBePrintable(t *testing.T) {
+	for _, name := range []string{"rel\xff\xfe", "rel\x1b[31m"} {
+		t.Run(fmt.Sprintf("%q", name), func(t *testing.T) {
+			h := startHarness(t, knobs{})
+			if err := os.MkdirAll(h.d.release(name), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			h.d.relink(t, h.d.release(name))
+			_, err := h.upgrade()
+			if err == nil {
+				t.Fatal("upgrade to a revision that is not printable: got nil, want an error")
+			}
+			wantContains(t, "upgrade error", err.Error(), "rename the release directory or set app.revision")
+			h.wantStates("1:active")
+		})
 	}
 }

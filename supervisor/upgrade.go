@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatewayd/gateway/supervisor/config"
 )
@@ -73,6 +75,15 @@ func (s *Supervisor) beginUpgrade(cfg *config.Config, res chan<- upgradeResult) 
 	if g.revision == "" {
 		g.revision = filepath.Base(dir)
 	}
+	if err := checkRevision(g.revision); err != nil {
+		rev := g.revision
+		g.revision = strings.ToValidUTF8(rev, "?") // for the logs
+		s.starting = g
+		s.gens[g.id] = g
+		s.waiters = append(s.waiters, res)
+		s.started(g, nil, fmt.Errorf("revision %q (from %s): %w", rev, dir, err))
+		return
+	}
 	s.starting = g
 	s.gens[g.id] = g
 	s.waiters = append(s.waiters, res)
@@ -114,8 +125,11 @@ func (s *Supervisor) started(g *generation, insts []*instance, err error) {
 	if err != nil {
 		g.state, g.reason = Failed, err.Error()
 		delete(s.gens, g.id)
-		s.genLog(g).Error("generation failed to start; the previous generation stays active", "event", "failed", "error", err)
-		if s.active == nil {
+		if s.active != nil {
+			s.genLog(g).Error("generation failed to start; the previous generation stays active", "event", "failed",
+				"active_generation", s.active.id, "error", err)
+		} else {
+			s.genLog(g).Error("generation failed to start, and no generation is active: the gateway cannot serve", "event", "failed", "error", err)
 			s.fatal = fmt.Errorf("generation %d failed to start: %w", g.id, err)
 		}
 		reply(waiters, upgradeResult{gen: g.id, err: fmt.Errorf("generation %d failed to start: %w", g.id, err)})
@@ -183,4 +197,17 @@ func (s *Supervisor) watch(g *generation, in *instance) {
 			s.workerExited(g, in, w)
 		}
 	})
+}
+
+// checkRevision refuses a revision that cannot be shown as it is: it names
+// the generation in logs, D-Bus strings and metric labels, which must be
+// UTF-8, and comes from a directory name, which need not be.
+func checkRevision(rev string) error {
+	if !utf8.ValidString(rev) {
+		return errors.New("not valid UTF-8; rename the release directory or set app.revision")
+	}
+	if strings.IndexFunc(rev, unicode.IsControl) >= 0 {
+		return errors.New("holds control characters; rename the release directory or set app.revision")
+	}
+	return nil
 }

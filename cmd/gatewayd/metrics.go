@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -291,7 +292,10 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, g := range gens {
 		byState[g.State]++
 		l := generationLabel(g.ID)
-		ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, l, g.Revision, string(g.State))
+		// The supervisor refuses revisions that are not UTF-8; a label
+		// must never make the scrape panic all the same.
+		rev := strings.ToValidUTF8(g.Revision, "\uFFFD")
+		ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, l, rev, string(g.State))
 		ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(g.Usage.Sessions), l)
 		ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(g.Usage.InFlight), l)
 		ch <- prometheus.MustNewConstMetric(c.upgraded, prometheus.GaugeValue, float64(g.Usage.Upgraded), l)

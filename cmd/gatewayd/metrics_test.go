@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gatewayd/gateway/proxy"
@@ -533,3 +534,32 @@ func serveProxy(tb testing.TB, p *proxy.Proxy) *proxyFront {
 }
 
 type proxyFront struct{ URL string }
+
+// A revision that is not UTF-8 (the supervisor refuses them, but a label
+// must never break the scrape) is shown with replacement characters, and
+// the generation's series are all there.
+func TestMetricsRevisionNotUTF8(t *testing.T) {
+	l := &metricsLister{}
+	l.set(supervisor.GenerationInfo{ID: 3, State: supervisor.Active, Revision: "rel\xff"})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(newScrapeCollector(l, &metricsCounters{}, time.Second))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "gateway_generation_info" {
+			for _, m := range mf.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == "revision" && lp.GetValue() == "rel\uFFFD" {
+						found = true
+					}
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no gateway_generation_info with revision \"rel\\uFFFD\" in %v", mfs)
+	}
+}

@@ -84,7 +84,13 @@ func build(cfg *config.Config, instance string, log *slog.Logger) (*gateway, fun
 	d.listeners, d.activated = ls, activated
 	conn, err := connectBus(useUserManager(cfg.Systemd.Manager), instance, log)
 	if err != nil {
-		log.Warn("no D-Bus API: gatewayctl and busctl cannot reach this gateway; upgrade with SIGHUP", "error", err)
+		// Without systemd there is often no bus at all: expected when the
+		// process runner was chosen, worth a warning otherwise.
+		level := slog.LevelWarn
+		if cfg.Gateway.Runner == "process" {
+			level = slog.LevelInfo
+		}
+		log.Log(context.Background(), level, "no D-Bus API: gatewayctl and busctl cannot reach this gateway; upgrade with SIGHUP", "error", err)
 	}
 	closeBus := func() {
 		if conn != nil {

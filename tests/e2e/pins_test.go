@@ -67,3 +67,13 @@ func TestRestartReportsEveryPinLost(t *testing.T) {
 	}
 	g.waitPins(1)
 }
+
+// With runner = "process" chosen, no bus is no surprise: said once, at
+// info level.
+func TestNoBusIsInfoWithTheProcessRunner(t *testing.T) {
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/gateway-test-bus") // whatever the machine has
+	g := startGateway(t, options{})
+	if !g.log.matches(`level=INFO msg="no D-Bus API`) || g.log.count("no D-Bus API") != 1 || g.log.matches(`level=WARN msg="no D-Bus API`) {
+		t.Fatalf("want one info line about the missing D-Bus API, got:\n%s", g.log)
+	}
+}
