@@ -93,7 +93,7 @@ func (s *Supervisor) stopRequested(id int) {
 		g.stopAsked = true
 		log.Info("the active generation's unit was stopped from outside; starting a replacement first", "event", "stop-requested")
 		if s.starting == nil {
-			s.beginUpgrade(s.cfg, nil)
+			s.beginUpgrade(s.cfg)
 		}
 	}
 }

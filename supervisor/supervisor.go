@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatewayd/gateway/supervisor/config"
@@ -63,7 +64,9 @@ type Supervisor struct {
 	gens      map[int]*generation
 	active    *generation
 	starting  *generation
-	waiters   []chan<- upgradeResult
+	waiters   []chan<- upgradeResult // of the generation starting
+	queued    []chan<- upgradeResult // of the upgrade that follows it
+	queuedN   atomic.Int32           // len(queued), for UpgradesQueued
 	nextID    int
 	pending   int  // goroutines that will send an event
 	watchers  int  // of which: watching a worker's exit
@@ -110,6 +113,10 @@ func New(o Options) (*Supervisor, error) {
 	}, nil
 }
 
+// UpgradesQueued is how many upgrade requests wait for the generation
+// starting now (they will share one follow-up upgrade).
+func (s *Supervisor) UpgradesQueued() int { return int(s.queuedN.Load()) }
+
 // Ready is closed once the first generation is active.
 func (s *Supervisor) Ready() <-chan struct{} { return s.ready }
 
@@ -139,7 +146,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.restore()
 	close(s.restored)
 	if s.active == nil {
-		s.beginUpgrade(s.cfg, nil)
+		s.beginUpgrade(s.cfg)
 	} else {
 		s.readyOnce = true
 		close(s.ready)

@@ -376,49 +376,75 @@ func TestUpgradeFailureKeepsActive(t *testing.T) {
 	}
 }
 
+// Upgrades asked for while a generation starts are queued and coalesce into
+// one follow-up upgrade that begins when the starting one is done, with the
+// revision current then; every caller gets the generation that serves what
+// was current when it called.
 func TestConcurrentUpgrade(t *testing.T) {
 	type result struct {
 		gen int
 		err error
 	}
-	t.Run("while an upgrade is starting", func(t *testing.T) {
-		gate := make(chan struct{})
-		h := startHarness(t, knobs{})
-		h.traffic.setUsage(1, Usage{Sessions: 1})
-		h.runner.set(func(r *fakeRunner) { r.byGen[2] = behavior{gate: gate} })
-
-		first := make(chan result, 1)
+	upgrade := func(h *harness) <-chan result {
+		out := make(chan result, 1)
 		ctx := h.ctx()
 		go func() {
 			g, err := h.sup.Upgrade(ctx)
-			first <- result{g, err}
+			out <- result{g, err}
 		}()
-		waitFor(t, "generation 2 to be probed", func() error {
-			if ws := h.runner.of(2); len(ws) == 0 || len(ws[0].probed()) == 0 {
+		return out
+	}
+	want := func(t *testing.T, what string, ch <-chan result, gen int) {
+		t.Helper()
+		select {
+		case r := <-ch:
+			if r.gen != gen || r.err != nil {
+				t.Errorf("%s: got %d, %v; want %d, nil", what, r.gen, r.err, gen)
+			}
+		case <-time.After(waitLimit):
+			t.Fatalf("%s did not return within %v", what, waitLimit)
+		}
+	}
+	probed := func(t *testing.T, h *harness, gen int) {
+		t.Helper()
+		waitFor(t, fmt.Sprintf("generation %d to be probed", gen), func() error {
+			if ws := h.runner.of(gen); len(ws) == 0 || len(ws[0].probed()) == 0 {
 				return errors.New("not yet")
 			}
 			return nil
 		})
+	}
 
-		_, err := h.upgrade()
-		if !errors.Is(err, ErrUpgradeInProgress) {
-			t.Errorf("second Upgrade: got %v, want ErrUpgradeInProgress", err)
-		} else {
-			wantContains(t, "second Upgrade error", err.Error(), "generation 2")
-		}
-
-		close(gate)
-		select {
-		case r := <-first:
-			if r.gen != 2 || r.err != nil {
-				t.Errorf("first Upgrade: got %d, %v; want 2, nil", r.gen, r.err)
+	t.Run("while an upgrade is starting: the newest revision wins", func(t *testing.T) {
+		gate := make(chan struct{})
+		h := startHarness(t, knobs{})
+		h.traffic.setUsage(1, Usage{Sessions: 1})
+		h.traffic.setUsage(2, Usage{Sessions: 1}) // so that it stays, detached
+		h.runner.set(func(r *fakeRunner) { r.byGen[2] = behavior{gate: gate} })
+		h.d.relink(t, h.d.release("r3"))
+		first := upgrade(h)
+		probed(t, h, 2)
+		h.d.relink(t, h.d.release("r2")) // the deploy is corrected at once
+		second, third := upgrade(h), upgrade(h)
+		waitFor(t, "both requests queued", func() error {
+			if gwLogs := h.logs.String(); !strings.Contains(gwLogs, "joins the queued upgrade") {
+				return errors.New("not yet")
 			}
-		case <-time.After(waitLimit):
-			t.Fatalf("the first Upgrade did not return within %v", waitLimit)
-		}
-		h.wantStates("1:detached 2:active")
+			return nil
+		})
 		if n := len(h.runner.all()); n != 2 {
-			t.Errorf("workers started: got %d, want 2 (the refused upgrade starts none)", n)
+			t.Fatalf("workers started while generation 2 starts: %d, want 2 (queued upgrades wait)", n)
+		}
+		close(gate)
+		want(t, "the first Upgrade", first, 2)
+		want(t, "the second Upgrade", second, 3)
+		want(t, "the third Upgrade", third, 3)
+		h.wantStates("1:detached 2:detached 3:active")
+		if g := h.gens(); g[2].Revision != "r2" {
+			t.Errorf("generation 3 runs revision %q, want r2 (the symlink's target when the follow-up began)", g[2].Revision)
+		}
+		if n := len(h.runner.all()); n != 3 {
+			t.Errorf("workers started: got %d, want 3 (one follow-up for two queued requests)", n)
 		}
 	})
 
@@ -427,19 +453,39 @@ func TestConcurrentUpgrade(t *testing.T) {
 		h := newHarness(t, knobs{})
 		h.runner.byGen[1] = behavior{gate: gate}
 		h.run()
-		waitFor(t, "generation 1 to be probed", func() error {
-			if ws := h.runner.of(1); len(ws) == 0 || len(ws[0].probed()) == 0 {
+		probed(t, h, 1)
+		queued := upgrade(h)
+		waitFor(t, "the request queued", func() error {
+			if !strings.Contains(h.logs.String(), "upgrade queued") {
 				return errors.New("not yet")
 			}
 			return nil
 		})
-		_, err := h.upgrade()
-		if !errors.Is(err, ErrUpgradeInProgress) {
-			t.Errorf("Upgrade: got %v, want ErrUpgradeInProgress", err)
-		}
 		close(gate)
 		h.waitReady()
-		h.wantStates("1:active")
+		want(t, "the queued Upgrade", queued, 2)
+		h.wantStates("1:detached 2:active")
+	})
+
+	t.Run("a failed upgrade still runs the queued one", func(t *testing.T) {
+		gate := make(chan struct{})
+		h := startHarness(t, knobs{readyTimeout: "300ms"})
+		h.runner.set(func(r *fakeRunner) { r.byGen[2] = behavior{gate: gate, status: 500} }) // never ready
+		first := upgrade(h)
+		probed(t, h, 2)
+		second := upgrade(h)
+		waitFor(t, "the request queued", func() error {
+			if !strings.Contains(h.logs.String(), "upgrade queued") {
+				return errors.New("not yet")
+			}
+			return nil
+		})
+		close(gate)
+		if r := <-first; r.err == nil {
+			t.Errorf("the first Upgrade: got generation %d, want its failure", r.gen)
+		}
+		want(t, "the queued Upgrade", second, 3)
+		h.wantStates("1:detached 3:active")
 	})
 }
 

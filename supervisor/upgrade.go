@@ -15,16 +15,34 @@ import (
 )
 
 // requestUpgrade runs on the loop: a broken config fails the upgrade at
-// once and nothing changes.
+// once and nothing changes. While a generation is starting, requests are
+// queued: they all wait for one follow-up upgrade that begins when the
+// starting one is done, with the configuration and revision current then
+// (the newest wins), and get its result.
 func (s *Supervisor) requestUpgrade(res chan<- upgradeResult) {
 	if s.starting != nil {
-		res <- upgradeResult{err: fmt.Errorf("generation %d is still starting: %w", s.starting.id, ErrUpgradeInProgress)}
+		if len(s.queued) == 0 {
+			s.log.Info("upgrade queued: it begins when the generation starting now is done, with the revision current then",
+				"event", "upgrade-queued", "starting_generation", s.starting.id)
+		} else {
+			s.log.Info("upgrade request joins the queued upgrade", "event", "upgrade-queued",
+				"starting_generation", s.starting.id, "waiting", len(s.queued)+1)
+		}
+		s.queued = append(s.queued, res)
+		s.queuedN.Store(int32(len(s.queued)))
+		s.changed()
 		return
 	}
+	s.upgradeWith([]chan<- upgradeResult{res})
+}
+
+// upgradeWith reads the configuration and begins an upgrade that waiters
+// wait for.
+func (s *Supervisor) upgradeWith(waiters []chan<- upgradeResult) {
 	cfg, err := s.o.Load()
 	if err != nil {
 		s.log.Error("upgrade refused: the configuration is broken; nothing changed", "event", "upgrade-failed", "error", err)
-		res <- upgradeResult{err: fmt.Errorf("reading the configuration: %w", err)}
+		reply(waiters, upgradeResult{err: fmt.Errorf("reading the configuration: %w", err)})
 		return
 	}
 	s.warnRestartOnly(cfg)
@@ -32,7 +50,19 @@ func (s *Supervisor) requestUpgrade(res chan<- upgradeResult) {
 	// gateway has them (its runtime directory holds the sockets and the
 	// state file) until it restarts.
 	cfg.Gateway, cfg.Sessions = s.cfg.Gateway, s.cfg.Sessions
-	s.beginUpgrade(cfg, res)
+	s.beginUpgrade(cfg, waiters...)
+}
+
+// runQueued begins the queued upgrade, if any, once nothing is starting.
+func (s *Supervisor) runQueued() {
+	if len(s.queued) == 0 || s.starting != nil || s.stopping || s.fatal != nil {
+		return
+	}
+	waiters := s.queued
+	s.queued = nil
+	s.queuedN.Store(0)
+	s.log.Info("beginning the queued upgrade", "event", "upgrade", "waiting", len(waiters))
+	s.upgradeWith(waiters)
 }
 
 // warnRestartOnly says which changed settings an upgrade does not apply:
@@ -49,13 +79,11 @@ func (s *Supervisor) warnRestartOnly(cfg *config.Config) {
 // beginUpgrade creates the next generation and starts it in the background.
 // The revision is resolved here, on the loop, so that a symlinked directory
 // is read once and the generation keeps that target for its life.
-func (s *Supervisor) beginUpgrade(cfg *config.Config, res chan<- upgradeResult) {
+func (s *Supervisor) beginUpgrade(cfg *config.Config, waiters ...chan<- upgradeResult) {
 	if s.nextID > MaxGeneration {
 		err := fmt.Errorf("generation %d would be past the last number, %d: %w", s.nextID, MaxGeneration, ErrNoGenerationLeft)
 		s.log.Error("upgrade refused", "event", "upgrade-failed", "error", err)
-		if res != nil {
-			res <- upgradeResult{err: err}
-		}
+		reply(waiters, upgradeResult{err: err})
 		if s.active == nil {
 			s.fatal = err
 		}
@@ -67,7 +95,7 @@ func (s *Supervisor) beginUpgrade(cfg *config.Config, res chan<- upgradeResult) 
 	if err != nil {
 		s.starting = g
 		s.gens[g.id] = g
-		s.waiters = append(s.waiters, res)
+		s.waiters = append(s.waiters, waiters...)
 		s.started(g, nil, fmt.Errorf("resolving app.directory: %w", err))
 		return
 	}
@@ -80,13 +108,13 @@ func (s *Supervisor) beginUpgrade(cfg *config.Config, res chan<- upgradeResult) 
 		g.revision = strings.ToValidUTF8(rev, "?") // for the logs
 		s.starting = g
 		s.gens[g.id] = g
-		s.waiters = append(s.waiters, res)
+		s.waiters = append(s.waiters, waiters...)
 		s.started(g, nil, fmt.Errorf("revision %q (from %s): %w", rev, dir, err))
 		return
 	}
 	s.starting = g
 	s.gens[g.id] = g
-	s.waiters = append(s.waiters, res)
+	s.waiters = append(s.waiters, waiters...)
 	s.dirty = true
 	s.goEvent(func() func() {
 		insts, err := s.startGeneration(g)
@@ -134,6 +162,7 @@ func (s *Supervisor) started(g *generation, insts []*instance, err error) {
 		}
 		reply(waiters, upgradeResult{gen: g.id, err: fmt.Errorf("generation %d failed to start: %w", g.id, err)})
 		s.save()
+		s.runQueued()
 		return
 	}
 	g.instances = insts
@@ -163,6 +192,7 @@ func (s *Supervisor) started(g *generation, insts []*instance, err error) {
 		close(s.ready)
 	}
 	reply(waiters, upgradeResult{gen: g.id})
+	s.runQueued()
 }
 
 // reply answers everyone waiting for an upgrade; nil entries are the

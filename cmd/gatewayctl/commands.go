@@ -96,8 +96,11 @@ passed its readiness check and takes new sessions, and prints
 it keeps its sessions and retires when the last one has ended.
 
 If the new generation cannot start, prints why and exits 1; the previous
-generation stays active. systemctl reload gateway runs this command. It waits
-as long as the gateway takes, unless --timeout is given.`,
+generation stays active. While a generation is starting, upgrades asked for
+(here, by SIGHUP, from the console) are queued: they share one follow-up
+upgrade that begins when the starting one is done, with the revision current
+then, and this command prints its result. systemctl reload gateway runs this
+command. It waits as long as the gateway takes, unless --timeout is given.`,
 		do: upgrade,
 	},
 	{

@@ -30,6 +30,7 @@ type notifier struct {
 type watched interface {
 	Ping(ctx context.Context) error
 	Generations(ctx context.Context) ([]supervisor.GenerationInfo, error)
+	UpgradesQueued() int
 }
 
 func newNotifier(log *slog.Logger) *notifier {
@@ -96,7 +97,11 @@ func (n *notifier) status(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	n.send("STATUS=" + statusLine(gens))
+	line := statusLine(gens)
+	if q := n.sup.UpgradesQueued(); q > 0 {
+		line += fmt.Sprintf(" · upgrade queued (%s)", plural(q, "request"))
+	}
+	n.send("STATUS=" + line)
 }
 
 // statusLine is the one line `systemctl status` shows, e.g.

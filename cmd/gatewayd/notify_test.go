@@ -38,9 +38,12 @@ func (f *fakeSystemd) next(limit time.Duration) string {
 }
 
 type fakeSupervisor struct {
-	stuck bool
-	gens  []supervisor.GenerationInfo
+	stuck  bool
+	gens   []supervisor.GenerationInfo
+	queued int
 }
+
+func (f *fakeSupervisor) UpgradesQueued() int { return f.queued }
 
 func (f *fakeSupervisor) Ping(ctx context.Context) error {
 	if f.stuck {
@@ -69,6 +72,12 @@ func TestNotifyMessages(t *testing.T) {
 	n.status(context.Background())
 	if got := sd.next(time.Second); got != "STATUS=active gen 1 (rev r1, 0 sessions)" {
 		t.Fatalf("status: got %q", got)
+	}
+	n.sup = &fakeSupervisor{queued: 2, gens: []supervisor.GenerationInfo{{ID: 1, State: supervisor.Active, Revision: "r1"},
+		{ID: 2, State: supervisor.Starting, Revision: "r2"}}}
+	n.status(context.Background())
+	if got, want := sd.next(time.Second), "STATUS=active gen 1 (rev r1, 0 sessions) · starting gen 2 · upgrade queued (2 requests)"; got != want {
+		t.Fatalf("status with a queued upgrade: got %q, want %q", got, want)
 	}
 	n.stopping()
 	if got := sd.next(time.Second); got != "STOPPING=1" {
