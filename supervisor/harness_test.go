@@ -96,13 +96,14 @@ func (b *syncBuffer) String() string {
 
 // knobs are the config settings the tests vary; zero means the test default.
 type knobs struct {
-	socket       string // "port" or "fd"
-	instances    int
-	revision     string
-	stopTimeout  string
-	readyTimeout string
-	maxTime      string
-	closeWindow  string
+	socket         string // "port" or "fd"
+	instances      int
+	revision       string
+	stopTimeout    string
+	readyTimeout   string
+	maxGenerations int
+	maxTime        string
+	closeWindow    string
 }
 
 func (k knobs) toml(d *dirs) string {
@@ -132,9 +133,10 @@ interval = "10ms"
 [drain]
 max_time = %q
 close_window = %q
+max_generations = %d
 `, d.rt, d.state, d.app, cmp.Or(k.socket, "port"), cmp.Or(k.instances, 1), k.revision,
 		cmp.Or(k.stopTimeout, "1s"), cmp.Or(k.readyTimeout, "2s"),
-		cmp.Or(k.maxTime, "24h"), cmp.Or(k.closeWindow, "0s"))
+		cmp.Or(k.maxTime, "24h"), cmp.Or(k.closeWindow, "0s"), cmp.Or(k.maxGenerations, 5))
 }
 
 func (k knobs) parse(d *dirs) (*config.Config, error) {

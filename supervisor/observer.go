@@ -35,10 +35,13 @@ const (
 	// LostRestart: the gateway restarted and could not take over their
 	// generation or worker.
 	LostRestart LossCause = "restart"
+	// LostGenerationLimit: an upgrade needed room under
+	// drain.max_generations, and theirs was the oldest detached generation.
+	LostGenerationLimit LossCause = "generation-limit"
 )
 
 // LossCauses lists every LossCause, e.g. to initialise counters.
-var LossCauses = []LossCause{LostCrash, LostDrainDeadline, LostForced, LostGeneration, LostRestart}
+var LossCauses = []LossCause{LostCrash, LostDrainDeadline, LostForced, LostGeneration, LostRestart, LostGenerationLimit}
 
 type noObserver struct{}
 

@@ -946,3 +946,27 @@ func TestRevisionMustBePrintable(t *testing.T) {
 		})
 	}
 }
+
+// Upgrades past drain.max_generations retire the oldest detached generation
+// by force first: the bound holds, its sessions are counted lost as
+// "generation-limit", and the younger ones keep theirs.
+func TestMaxGenerations(t *testing.T) {
+	h := startHarness(t, knobs{maxGenerations: 3})
+	for gen := 1; gen <= 5; gen++ {
+		h.traffic.setUsage(gen, Usage{Sessions: 1}) // nobody leaves by themselves
+	}
+	h.mustUpgrade(2)
+	h.mustUpgrade(3)
+	h.wantStates("1:detached 2:detached 3:active")
+	h.mustUpgrade(4) // 1 must go: 2, 3 and 4 remain
+	h.waitObserved("sessions-lost 1 generation-limit 1", "retired 1 forced")
+	h.mustUpgrade(5)
+	h.waitObserved("sessions-lost 1 generation-limit 1", "retired 1 forced", "sessions-lost 2 generation-limit 1", "retired 2 forced")
+	waitFor(t, "generations 1 and 2 gone", func() error {
+		if got := h.states(); got != "3:detached 4:detached 5:active" {
+			return fmt.Errorf("generations %q", got)
+		}
+		return nil
+	})
+	wantContains(t, "log", h.logs.String(), "retiring the oldest detached generation", "max_generations=3")
+}

@@ -116,6 +116,7 @@ func (s *Supervisor) beginUpgrade(cfg *config.Config, waiters ...chan<- upgradeR
 	s.gens[g.id] = g
 	s.waiters = append(s.waiters, waiters...)
 	s.dirty = true
+	s.makeRoom()
 	s.goEvent(func() func() {
 		insts, err := s.startGeneration(g)
 		return func() { s.started(g, insts, err) }
@@ -240,4 +241,34 @@ func checkRevision(rev string) error {
 		return errors.New("holds control characters; rename the release directory or set app.revision")
 	}
 	return nil
+}
+
+// makeRoom retires the oldest detached generations by force while more are
+// alive than drain.max_generations allows (the one starting included).
+func (s *Supervisor) makeRoom() {
+	limit := s.cfg.Drain.MaxGenerations
+	if limit < 2 {
+		return // a config not from config.Load (tests): no limit
+	}
+	for {
+		alive, oldest := 0, (*generation)(nil)
+		for _, g := range s.sorted() {
+			switch g.state {
+			case Starting, Active:
+				alive++
+			case Detached:
+				alive++
+				if oldest == nil {
+					oldest = g
+				}
+			}
+		}
+		if alive <= limit || oldest == nil {
+			return
+		}
+		s.genLog(oldest).Warn("retiring the oldest detached generation: an upgrade needs room under drain.max_generations",
+			"event", "generation-limit", "max_generations", limit, "alive", alive)
+		oldest.lossCause = LostGenerationLimit
+		s.retire(oldest, "drain.max_generations was reached", true)
+	}
 }

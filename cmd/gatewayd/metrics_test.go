@@ -355,6 +355,7 @@ gateway_upgrades_total{result="ok"} 1
 gateway_sessions_lost_total{cause="crash"} 1
 gateway_sessions_lost_total{cause="drain-deadline"} 3
 gateway_sessions_lost_total{cause="forced"} 0
+gateway_sessions_lost_total{cause="generation-limit"} 0
 gateway_sessions_lost_total{cause="lost-generation"} 0
 gateway_sessions_lost_total{cause="restart"} 0
 `, "gateway_upgrades_total", "gateway_sessions_lost_total")

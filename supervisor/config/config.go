@@ -210,6 +210,13 @@ type Drain struct {
 	// still held are closed spread over this window. Zero closes them all
 	// at once. Default: 1m.
 	CloseWindow Duration `toml:"close_window"`
+
+	// MaxGenerations (max_generations) bounds the generations alive at
+	// once, the active one and one starting included. An upgrade that
+	// would go past it retires the oldest detached generation by force
+	// first, as if its max_time had run out (its sessions are lost, its held
+	// connections closed over close_window). Between 2 and 100. Default: 5.
+	MaxGenerations int `toml:"max_generations"`
 }
 
 // Systemd is the [systemd] table: used only when workers run as systemd

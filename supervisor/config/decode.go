@@ -180,6 +180,7 @@ var wants = map[string]string{
 	"gateway.max_header_bytes": "an integer between 1024 and 16777216",
 	"gateway.runner":           `"auto", "process" or "systemd"`,
 	"app.instances":            "an integer between 1 and 64",
+	"drain.max_generations":    "an integer between 2 and 100",
 	"app.socket":               `"port" or "fd"`,
 	"systemd.manager":          `"auto", "system" or "user"`,
 	"systemd.memory_max":       `a size such as "512M" or "infinity"`,

@@ -54,8 +54,9 @@ func (c *Config) setDefaults() {
 		EndHeader:       "X-Gateway-End-Session",
 	}
 	c.Drain = Drain{
-		MaxTime:     D(24 * time.Hour),
-		CloseWindow: D(time.Minute),
+		MaxTime:        D(24 * time.Hour),
+		CloseWindow:    D(time.Minute),
+		MaxGenerations: 5,
 	}
 	c.Admin = Admin{User: "admin"}
 	c.Systemd = Systemd{

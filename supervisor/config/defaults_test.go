@@ -48,6 +48,7 @@ func TestDefault(t *testing.T) {
 		{"sessions.logout_paths", c.Sessions.LogoutPaths, []string(nil)},
 		{"drain.max_time", c.Drain.MaxTime, D(24 * time.Hour)},
 		{"drain.close_window", c.Drain.CloseWindow, D(time.Minute)},
+		{"drain.max_generations", c.Drain.MaxGenerations, 5},
 		{"systemd.manager", c.Systemd.Manager, "auto"},
 		{"systemd.slice", c.Systemd.Slice, ""},
 		{"systemd.memory_max", c.Systemd.MemoryMax, ""},

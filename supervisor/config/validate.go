@@ -198,6 +198,7 @@ func (s *Sessions) check(ck *checker) {
 func (d *Drain) check(ck *checker) {
 	ck.nonNegative("drain.max_time", d.MaxTime)
 	ck.nonNegative("drain.close_window", d.CloseWindow)
+	ck.between("drain.max_generations", d.MaxGenerations, 2, 100)
 }
 
 func (s *Systemd) check(ck *checker) {
