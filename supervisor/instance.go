@@ -38,7 +38,7 @@ func (s *Supervisor) startInstance(g *generation, index int) (*instance, error) 
 	}
 	in.worker = w
 	if err := s.probe(g, in); err != nil {
-		s.stopInstances([]*instance{in}, g.cfg.App.StopTimeout.Duration)
+		s.stopInstances(g, []*instance{in}, g.cfg.App.StopTimeout.Duration)
 		return nil, fmt.Errorf("instance %d (pid %d): %w%s", index, w.PID(), err, tail(w))
 	}
 	in.ready = true
@@ -217,16 +217,20 @@ func exitText(err error) string {
 	return err.Error()
 }
 
-// stopInstances stops the workers of insts at once: SIGTERM, then SIGKILL
-// after grace. It returns when all have exited.
-func (s *Supervisor) stopInstances(insts []*instance, grace time.Duration) {
+// stopInstances stops the workers of insts (of g) at once: SIGTERM, then
+// SIGKILL after grace, which is logged. It returns when all have exited.
+func (s *Supervisor) stopInstances(g *generation, insts []*instance, grace time.Duration) {
 	var wg sync.WaitGroup
 	for _, in := range insts {
 		if in == nil || in.worker == nil {
 			continue
 		}
 		wg.Go(func() {
-			StopWorker(context.Background(), in.worker, grace)
+			pid := in.worker.PID()
+			if StopWorker(context.Background(), in.worker, grace) {
+				s.genLog(g).Warn("a worker did not stop within app.stop_timeout; killed it (SIGKILL)", "event", "killed",
+					"instance", in.index, "pid", pid, "stop_timeout", grace)
+			}
 			in.removeSocket()
 		})
 	}
@@ -234,15 +238,16 @@ func (s *Supervisor) stopInstances(insts []*instance, grace time.Duration) {
 }
 
 // StopWorker sends SIGTERM, then SIGKILL after grace, and returns once the
-// worker has exited or ctx has ended. Runners that stop workers themselves
-// (the systemd runner, next to the scope's stop job) use it too.
-func StopWorker(ctx context.Context, w Worker, grace time.Duration) {
+// worker has exited or ctx has ended; killed says whether it took SIGKILL.
+// Runners that stop workers themselves (the systemd runner, next to the
+// scope's stop job) use it too.
+func StopWorker(ctx context.Context, w Worker, grace time.Duration) (killed bool) {
 	w.Signal(syscall.SIGTERM)
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
 	case <-w.Done():
-		return
+		return false
 	case <-t.C:
 	case <-ctx.Done():
 	}
@@ -251,4 +256,5 @@ func StopWorker(ctx context.Context, w Worker, grace time.Duration) {
 	case <-w.Done():
 	case <-ctx.Done():
 	}
+	return true
 }

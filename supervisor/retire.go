@@ -73,7 +73,7 @@ func (s *Supervisor) stopGeneration(g *generation, grace time.Duration) {
 			s.genLog(g).Warn("stopping the generation's unit failed; signalling its workers", "error", err)
 		}
 	}
-	s.stopInstances(g.instances, grace)
+	s.stopInstances(g, g.instances, grace)
 }
 
 // stopRequested runs on the loop when a generation's unit was stopped from
@@ -137,7 +137,7 @@ func (s *Supervisor) retired(g *generation) {
 func (s *Supervisor) stopLater(insts []*instance, g *generation) {
 	grace := g.cfg.App.StopTimeout.Duration
 	s.goEvent(func() func() {
-		s.stopInstances(insts, grace)
+		s.stopInstances(g, insts, grace)
 		return func() {}
 	})
 }

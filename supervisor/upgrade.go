@@ -136,7 +136,7 @@ func (s *Supervisor) startGeneration(g *generation) ([]*instance, error) {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		s.stopInstances(insts, g.cfg.App.StopTimeout.Duration)
+		s.stopInstances(g, insts, g.cfg.App.StopTimeout.Duration)
 		return nil, err
 	}
 	return insts, nil

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -64,6 +67,15 @@ func (r *Runner) Start(ctx context.Context, spec supervisor.WorkerSpec) (supervi
 	w := &worker{cmd: cmd, done: make(chan struct{}), tail: out.tail}
 	go func() {
 		err := cmd.Wait()
+		// The worker is its process group (Setpgid), and done when the
+		// group is. Being stopped, it is waited for (an app under a wrapper,
+		// sh -c "app; …", may still be shutting down; the stop's SIGKILL
+		// goes to the group). Exited by itself, what it left behind is
+		// killed: nobody would stop it later.
+		if !w.stopping.Load() {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+		groupGone(cmd.Process.Pid)
 		// Let the last lines reach the tail before anyone reads it, unless a
 		// grandchild holds the pipe open.
 		select {
@@ -74,6 +86,38 @@ func (r *Runner) Start(ctx context.Context, spec supervisor.WorkerSpec) (supervi
 		close(w.done)
 	}()
 	return w, nil
+}
+
+// groupGone returns once no live process is left in process group pgid
+// (zombies waiting for a parent that is not ours do not count).
+func groupGone(pgid int) {
+	for syscall.Kill(-pgid, 0) == nil && groupAlive(pgid) {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// groupAlive reports whether a process of group pgid is alive, from /proc.
+func groupAlive(pgid int) bool {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return true // cannot tell: kill(2) said someone is there
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp …; comm may hold spaces and parens.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && pid > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // output copies a worker's stdout and stderr, line by line, to its logger
@@ -140,17 +184,36 @@ func readLine(br *bufio.Reader) (string, error) {
 }
 
 type worker struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-	tail *ring
+	cmd      *exec.Cmd
+	done     chan struct{}
+	err      error
+	tail     *ring
+	stopping atomic.Bool // it has been signalled
 }
 
-func (w *worker) PID() int                   { return w.cmd.Process.Pid }
-func (w *worker) Done() <-chan struct{}      { return w.done }
-func (w *worker) Err() error                 { return w.err }
-func (w *worker) Signal(sig os.Signal) error { return w.cmd.Process.Signal(sig) }
-func (w *worker) Tail() []string             { return w.tail.lines() }
+func (w *worker) PID() int              { return w.cmd.Process.Pid }
+func (w *worker) Done() <-chan struct{} { return w.done }
+func (w *worker) Err() error            { return w.err }
+
+// Signal signals the worker's whole process group: a wrapper (sh -c "app;
+// …") passes no signal on, and the app must stop with it.
+func (w *worker) Signal(sig os.Signal) error {
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return w.cmd.Process.Signal(sig)
+	}
+	select {
+	case <-w.done:
+		return os.ErrProcessDone // its group id may belong to others by now
+	default:
+	}
+	w.stopping.Store(true)
+	if err := syscall.Kill(-w.cmd.Process.Pid, s); err != nil && err != syscall.ESRCH {
+		return err
+	}
+	return nil
+}
+func (w *worker) Tail() []string { return w.tail.lines() }
 
 // ring keeps the last max lines.
 type ring struct {

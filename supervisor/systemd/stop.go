@@ -106,7 +106,13 @@ func (r *Runner) StopGeneration(ctx context.Context, gen int, grace time.Duratio
 
 	var wg sync.WaitGroup
 	for _, w := range workers {
-		wg.Go(func() { supervisor.StopWorker(ctx, w, grace) })
+		wg.Go(func() {
+			pid := w.PID()
+			if supervisor.StopWorker(ctx, w, grace) {
+				r.log.Warn("a worker did not stop within app.stop_timeout; killed it (SIGKILL)", "event", "killed",
+					"generation", gen, "pid", pid, "stop_timeout", grace)
+			}
+		})
 	}
 	err := r.stopUnit(ctx, s.name)
 	wg.Wait()
