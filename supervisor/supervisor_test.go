@@ -452,6 +452,7 @@ func TestConcurrentUpgrade(t *testing.T) {
 		gate := make(chan struct{})
 		h := newHarness(t, knobs{})
 		h.runner.byGen[1] = behavior{gate: gate}
+		h.traffic.setUsage(1, Usage{Sessions: 1}) // so that it stays, detached
 		h.run()
 		probed(t, h, 1)
 		queued := upgrade(h)
@@ -470,7 +471,7 @@ func TestConcurrentUpgrade(t *testing.T) {
 	t.Run("a failed upgrade still runs the queued one", func(t *testing.T) {
 		gate := make(chan struct{})
 		h := startHarness(t, knobs{readyTimeout: "300ms"})
-		h.traffic.setUsage(1, Usage{Sessions: 1}) // so that it stays, detached
+		h.traffic.setUsage(1, Usage{Sessions: 1})                                            // so that it stays, detached
 		h.runner.set(func(r *fakeRunner) { r.byGen[2] = behavior{gate: gate, status: 500} }) // never ready
 		first := upgrade(h)
 		probed(t, h, 2)
