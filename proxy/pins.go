@@ -52,6 +52,7 @@ type pinTable struct {
 
 	endedMu sync.Mutex
 	ended   map[SessionKey]int64 // → unix nanoseconds until which it stays ended
+	endedN  atomic.Int64         // len(ended): set skips endedMu while it is 0
 }
 
 type pinShard struct {
@@ -134,9 +135,10 @@ func (t *pinTable) set(k SessionKey, gen, inst int, now time.Time) bool {
 	sh.mu.Lock()
 	changed := t.setLocked(sh, k, gen, inst, now.UnixNano(), true)
 	sh.mu.Unlock()
-	if changed {
+	if changed && t.endedN.Load() > 0 {
 		t.endedMu.Lock()
 		delete(t.ended, k)
+		t.endedN.Store(int64(len(t.ended)))
 		t.endedMu.Unlock()
 	}
 	return changed
@@ -196,10 +198,8 @@ func (t *pinTable) remove(k SessionKey) (gen int, ok bool) {
 func (t *pinTable) removeLocked(sh *pinShard, i uint32, dirty bool) {
 	s := &sh.slots[i]
 	t.stats.pinned(int(s.gen), int(s.inst), -1)
-	if dirty && s.dirty.Load() == 0 {
-		sh.dirtyMu.Lock()
-		sh.dirty = append(sh.dirty, s.key)
-		sh.dirtyMu.Unlock()
+	if dirty {
+		sh.markDirty(s) // the slot is cleared next: its flag goes with it
 	}
 	delete(sh.idx, s.key)
 	*s = pinSlot{}
@@ -252,6 +252,15 @@ func (t *pinTable) each(fn func([]PinChange) error) error {
 func (t *pinTable) takeChanges(dst []PinChange) []PinChange {
 	for i := range t.shards {
 		sh := &t.shards[i]
+		// Most shards have nothing queued between two writes: a look under
+		// dirtyMu spares them a write lock, which would stall their readers.
+		// A key queued after the look is taken next time.
+		sh.dirtyMu.Lock()
+		empty := len(sh.dirty) == 0
+		sh.dirtyMu.Unlock()
+		if empty {
+			continue
+		}
 		sh.mu.Lock()
 		sh.dirtyMu.Lock()
 		keys := sh.dirty
@@ -345,6 +354,7 @@ func (t *pinTable) bury(keys []SessionKey, until time.Time) {
 	for _, k := range keys {
 		t.ended[k] = until.UnixNano()
 	}
+	t.endedN.Store(int64(len(t.ended)))
 }
 
 // unbury forgets the tombstones that have run out; the idle sweep calls it.
@@ -356,4 +366,5 @@ func (t *pinTable) unbury(now time.Time) {
 			delete(t.ended, k)
 		}
 	}
+	t.endedN.Store(int64(len(t.ended)))
 }

@@ -102,10 +102,10 @@ func groupAlive(pgid int) bool {
 	if err != nil {
 		return true // cannot tell: kill(2) said someone is there
 	}
+	group := strconv.Itoa(pgid)
 	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue // not a process
 		}
 		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
 		if err != nil {
@@ -113,7 +113,7 @@ func groupAlive(pgid int) bool {
 		}
 		// pid (comm) state ppid pgrp …; comm may hold spaces and parens.
 		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && pid > 0 {
+		if len(f) > 2 && f[2] == group && f[0] != "Z" {
 			return true
 		}
 	}

@@ -61,3 +61,59 @@ cookies() {
 		sed -n 's/^[Ss]et-[Cc]ookie: *\([^;]*\).*/\1/p' |
 		paste -sd ';' - | sed 's/;/; /g'
 }
+
+# stop_gatewayd stops a gatewayd this script started (SIGTERM, SIGKILL after
+# $2 seconds, default 20); gatewayd stops its workers itself. Their PIDs are
+# noted first, so that they are stopped all the same should gatewayd have to
+# be killed.
+# shellcheck disable=SC2317 # called from the EXIT traps
+stop_gatewayd() {
+	local pid=$1 grace=${2:-20} w workers=()
+	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+	mapfile -t workers < <(pgrep -P "$pid" || true)
+	stop_pid "$pid" "$grace"
+	for w in "${workers[@]}"; do stop_pid "$w" 2; done
+}
+
+# remove_tmp removes the script's $tmp, unless KEEP=1 or the script failed
+# (its exit status is $1): then it says where it is.
+# shellcheck disable=SC2317,SC2154 # called from the EXIT traps; $tmp is the sourcing script's
+remove_tmp() {
+	if [[ ${KEEP:-} == 1 || $1 != 0 ]]; then
+		echo "$me: kept $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
+}
+
+# bench_gateway_toml PORT DIR prints the gatewayd config of the benchmarks
+# that put gatewayd in front of tests/bench/backend (app "bench", in
+# $tmp/app): the process runner, one worker on a socket passed as fd 3,
+# runtime and state directories under DIR.
+# shellcheck disable=SC2154 # $tmp is the sourcing script's
+bench_gateway_toml() {
+	cat <<TOML
+[gateway]
+listen = ["127.0.0.1:$1"]
+runtime_directory = "$2/run"
+state_directory = "$2/state"
+runner = "process"
+shutdown_timeout = "5s"
+
+[app]
+name = "bench"
+directory = "$tmp/app"
+command = ["{dir}/backend"]
+socket = "fd"
+instances = 1
+stop_timeout = "2s"
+
+[readiness]
+path = "/healthz"
+timeout = "20s"
+interval = "50ms"
+
+[sessions]
+cookie = "SID"
+TOML
+}

@@ -47,26 +47,15 @@ gw_pid=""   # gatewayd, whose workers are stopped by gatewayd itself
 
 # shellcheck disable=SC2317 # the EXIT trap
 cleanup() {
-	local rc=$? i workers=()
+	local rc=$? i
 	trap - EXIT INT TERM
-	if [[ -n $gw_pid ]] && kill -0 "$gw_pid" 2>/dev/null; then
-		# The workers are gatewayd's children: it stops them on SIGTERM. Note
-		# their PIDs first, so that they can be stopped one by one should
-		# gatewayd itself have to be killed.
-		mapfile -t workers < <(pgrep -P "$gw_pid" || true)
-		stop_pid "$gw_pid" 20
-		for w in "${workers[@]}"; do stop_pid "$w" 2; done
-	fi
+	stop_gatewayd "$gw_pid" 20
 	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}" 5; done
 	if ((rc != 0)) && [[ -f $tmp/gatewayd.log ]]; then
 		echo "loopback.sh: failed (exit $rc); last lines of the gatewayd log:" >&2
 		tail -n 30 "$tmp/gatewayd.log" >&2
 	fi
-	if [[ ${KEEP:-} == 1 || $rc != 0 ]]; then
-		echo "loopback.sh: kept $tmp" >&2
-	else
-		rm -rf "$tmp"
-	fi
+	remove_tmp "$rc"
 	exit "$rc"
 }
 trap cleanup EXIT

@@ -103,15 +103,9 @@ gw_pid="" # gatewayd, whose worker is stopped by gatewayd itself
 
 # shellcheck disable=SC2317 # the EXIT trap
 cleanup() {
-	local rc=$? i w workers=()
+	local rc=$? i
 	trap - EXIT INT TERM
-	if [[ -n $gw_pid ]] && kill -0 "$gw_pid" 2>/dev/null; then
-		# gatewayd stops its worker on SIGTERM. Note the worker's PID first,
-		# so that it can be stopped itself should gatewayd have to be killed.
-		mapfile -t workers < <(pgrep -P "$gw_pid" || true)
-		stop_pid "$gw_pid" 15
-		for w in "${workers[@]}"; do stop_pid "$w" 2; done
-	fi
+	stop_gatewayd "$gw_pid" 15
 	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}" 5; done
 	if ((rc != 0)); then
 		for f in gatewayd haproxy backend; do
@@ -120,11 +114,7 @@ cleanup() {
 			tail -n 20 "$tmp/$f.log" >&2
 		done
 	fi
-	if [[ ${KEEP:-} == 1 || $rc != 0 ]]; then
-		echo "peers.sh: kept $tmp" >&2
-	else
-		rm -rf "$tmp"
-	fi
+	remove_tmp "$rc"
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -175,30 +165,7 @@ haproxy -c -q -f "$tmp/haproxy.cfg"
 
 # gatewayd: one worker per generation on a socket passed as fd 3, child
 # processes (not systemd scopes), no admin listener.
-cat >"$tmp/gateway.toml" <<EOF
-[gateway]
-listen = ["127.0.0.1:$gw_port"]
-runtime_directory = "$tmp/run"
-state_directory = "$tmp/state"
-runner = "process"
-shutdown_timeout = "5s"
-
-[app]
-name = "bench"
-directory = "$tmp/app"
-command = ["{dir}/backend"]
-socket = "fd"
-instances = 1
-stop_timeout = "2s"
-
-[readiness]
-path = "/healthz"
-timeout = "20s"
-interval = "50ms"
-
-[sessions]
-cookie = "SID"
-EOF
+bench_gateway_toml "$gw_port" "$tmp" >"$tmp/gateway.toml"
 "$tmp/bin/gatewayd" --check-config "$tmp/gateway.toml" >/dev/null
 
 # --- start the servers, all on CPU 1 -----------------------------------------

@@ -38,14 +38,9 @@ gw_pids=() # every gatewayd started; each stops its own worker
 
 # shellcheck disable=SC2317 # the EXIT trap
 cleanup() {
-	local rc=$? p w workers f
+	local rc=$? p f
 	trap - EXIT INT TERM
-	for p in "${gw_pids[@]}"; do
-		kill -0 "$p" 2>/dev/null || continue
-		mapfile -t workers < <(pgrep -P "$p" || true)
-		stop_pid "$p" 30
-		for w in "${workers[@]}"; do stop_pid "$w" 2; done
-	done
+	for p in "${gw_pids[@]}"; do stop_gatewayd "$p" 30; done
 	if ((rc != 0)); then
 		for f in "$tmp"/*/gatewayd.log; do
 			[[ -s $f ]] || continue
@@ -53,11 +48,7 @@ cleanup() {
 			tail -n 20 "$f" >&2
 		done
 	fi
-	if [[ ${KEEP:-} == 1 || $rc != 0 ]]; then
-		echo "sessions.sh: kept $tmp" >&2
-	else
-		rm -rf "$tmp"
-	fi
+	remove_tmp "$rc"
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -69,34 +60,11 @@ mkdir -p "$tmp/bin" "$tmp/app"
 (cd "$root" && go build -o "$tmp/bin/gatewayd" ./cmd/gatewayd && go build -o "$tmp/app/backend" ./tests/bench/backend &&
 	go build -o "$tmp/bin/sessions" ./tests/bench/sessions)
 
-# configure NAME PORT writes $tmp/NAME/gateway.toml: one worker, the
-# process runner, a runtime directory of its own.
+# configure NAME PORT writes $tmp/NAME/gateway.toml, with a runtime
+# directory of its own.
 configure() {
 	mkdir -p "$tmp/$1/run" "$tmp/$1/state"
-	cat >"$tmp/$1/gateway.toml" <<TOML
-[gateway]
-listen = ["127.0.0.1:$2"]
-runtime_directory = "$tmp/$1/run"
-state_directory = "$tmp/$1/state"
-runner = "process"
-shutdown_timeout = "5s"
-
-[app]
-name = "bench"
-directory = "$tmp/app"
-command = ["{dir}/backend"]
-socket = "fd"
-instances = 1
-stop_timeout = "2s"
-
-[readiness]
-path = "/healthz"
-timeout = "20s"
-interval = "50ms"
-
-[sessions]
-cookie = "SID"
-TOML
+	bench_gateway_toml "$2" "$tmp/$1" >"$tmp/$1/gateway.toml"
 }
 
 # start NAME starts that gatewayd on CPU 1; its PID is then in pid[NAME].
