@@ -224,7 +224,7 @@ func TestProcessRunnerEndToEnd(t *testing.T) {
 	for _, socket := range []string{"fd", "port"} {
 		t.Run(socket, func(t *testing.T) {
 			e := startE2E(t, socket)
-			if got, want := e.ask(), fmt.Sprintf("pid=%d generation=1 instance=1 revision=r1", e.pid(1)); got != want {
+			if got, want := e.ask(), fmt.Sprintf("pgrp=%d generation=1 instance=1 revision=r1", e.pid(1)); got != want {
 				t.Errorf("generation 1 answers %q, want %q", got, want)
 			}
 
@@ -234,7 +234,7 @@ func TestProcessRunnerEndToEnd(t *testing.T) {
 			if g, err := e.sup.Upgrade(ctx); g != 2 || err != nil {
 				t.Fatalf("Upgrade() = %d, %v; want 2, nil", g, err)
 			}
-			if got, want := e.ask(), fmt.Sprintf("pid=%d generation=2 instance=1 revision=r2", e.pid(2)); got != want {
+			if got, want := e.ask(), fmt.Sprintf("pgrp=%d generation=2 instance=1 revision=r2", e.pid(2)); got != want {
 				t.Errorf("generation 2 answers %q, want %q", got, want)
 			}
 
@@ -274,7 +274,7 @@ func TestProcessRunnerUpgradeFailure(t *testing.T) {
 			t.Errorf("Upgrade error: got %q, want it to contain %q", err, want)
 		}
 	}
-	if got, want := e.ask(), fmt.Sprintf("pid=%d generation=1 instance=1 revision=r1", e.pid(1)); got != want {
+	if got, want := e.ask(), fmt.Sprintf("pgrp=%d generation=1 instance=1 revision=r1", e.pid(1)); got != want {
 		t.Errorf("after the failed upgrade generation 1 answers %q, want %q", got, want)
 	}
 }

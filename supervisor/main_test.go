@@ -52,7 +52,9 @@ func testWorkerMain() int {
 	}
 	fmt.Printf("test worker %d listening on %s\n", os.Getpid(), ln.Addr())
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "pid=%d generation=%s instance=%s revision=%s\n", os.Getpid(),
+		// The process group is the worker's pid: the process runner's keeper
+		// leads it, with the app as its child.
+		fmt.Fprintf(w, "pgrp=%d generation=%s instance=%s revision=%s\n", syscall.Getpgrp(),
 			os.Getenv("GATEWAY_GENERATION"), os.Getenv("GATEWAY_INSTANCE"), os.Getenv("GATEWAY_REVISION"))
 	})}
 	go srv.Serve(ln)

@@ -113,9 +113,10 @@ func writeJSON(path string, v any) error {
 }
 
 // restore reads the previous run's state. Generation numbers continue from
-// it. The plain-process runner cannot re-adopt workers (they ended with the
-// previous gateway), so their generations and sessions are reported lost;
-// so are pins (loaded by the pin store before Run) of workers not re-adopted.
+// it. The plain-process runner cannot re-adopt workers (they end with the
+// previous gateway; any still running are stopped), so their generations
+// and sessions are reported lost; so are pins (loaded by the pin store
+// before Run) of workers not re-adopted.
 func (s *Supervisor) restore() {
 	if err := os.MkdirAll(s.cfg.Gateway.RuntimeDirectory, 0o755); err != nil {
 		s.log.Error("creating the runtime directory failed", "path", s.cfg.Gateway.RuntimeDirectory, "error", err)
@@ -135,6 +136,8 @@ func (s *Supervisor) restore() {
 		s.nextID = max(s.nextID, g.ID+1)
 	}
 	adopted := s.adopt(st)
+	s.stopLeftovers(st, adopted)
+	s.removeStaleSockets(adopted)
 	if len(st.Pins) > 0 {
 		s.o.Traffic.RestorePins(st.Pins)
 	}

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -32,7 +30,10 @@ type Runner struct {
 
 func (r *Runner) Name() string { return "process" }
 
-// Start forks the shim, which execs spec.Argv with the listener as fd 3.
+// Start forks the shim as a keeper (supervisor/shim/keeper.go), which
+// starts spec.Argv with the listener as fd 3 in the keeper's process group
+// and ends that group if the gateway dies. The worker's pid is the keeper's,
+// which is the group's id.
 func (r *Runner) Start(ctx context.Context, spec supervisor.WorkerSpec) (supervisor.Worker, error) {
 	exe := r.Shim
 	if exe == "" {
@@ -43,7 +44,7 @@ func (r *Runner) Start(ctx context.Context, spec supervisor.WorkerSpec) (supervi
 	}
 	cmd := exec.Command(exe, spec.Argv...)
 	cmd.Dir = spec.Dir
-	cmd.Env = append(spec.Env, shim.EnvShim+"=1")
+	cmd.Env = append(spec.Env, shim.EnvShim+"=1", shim.EnvKeep+"="+stopGrace(spec).String())
 	if spec.Listener != nil {
 		cmd.ExtraFiles = []*os.File{spec.Listener}
 		cmd.Env = append(cmd.Env, shim.EnvFDs+"=1", shim.EnvFDNames+"=http")
@@ -52,7 +53,7 @@ func (r *Runner) Start(ctx context.Context, spec supervisor.WorkerSpec) (supervi
 	if err != nil {
 		return nil, err
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM, Credential: cred}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: shim.ParentDeathSignal, Credential: cred}
 	out, err := r.capture(cmd, spec)
 	if err != nil {
 		return nil, err
@@ -72,6 +73,7 @@ func (r *Runner) Start(ctx context.Context, spec supervisor.WorkerSpec) (supervi
 		// sh -c "app; …", may still be shutting down; the stop's SIGKILL
 		// goes to the group). Exited by itself, what it left behind is
 		// killed: nobody would stop it later.
+		w.leaderGone.Store(true)
 		if !w.stopping.Load() {
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		}
@@ -88,36 +90,20 @@ func (r *Runner) Start(ctx context.Context, spec supervisor.WorkerSpec) (supervi
 	return w, nil
 }
 
-// groupGone returns once no live process is left in process group pgid
-// (zombies waiting for a parent that is not ours do not count).
+// groupGone returns once no live process is left in process group pgid.
 func groupGone(pgid int) {
-	for syscall.Kill(-pgid, 0) == nil && groupAlive(pgid) {
+	for syscall.Kill(-pgid, 0) == nil && shim.GroupAlive(pgid, 0) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// groupAlive reports whether a process of group pgid is alive, from /proc.
-func groupAlive(pgid int) bool {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return true // cannot tell: kill(2) said someone is there
+// stopGrace is how long the keeper gives the worker to stop if the
+// gateway dies: the configured stop timeout.
+func stopGrace(spec supervisor.WorkerSpec) time.Duration {
+	if spec.Config != nil && spec.Config.App.StopTimeout.Duration > 0 {
+		return spec.Config.App.StopTimeout.Duration
 	}
-	group := strconv.Itoa(pgid)
-	for _, e := range ents {
-		if e.Name()[0] < '0' || e.Name()[0] > '9' {
-			continue // not a process
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid pgrp …; comm may hold spaces and parens.
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 2 && f[2] == group && f[0] != "Z" {
-			return true
-		}
-	}
-	return false
+	return 10 * time.Second
 }
 
 // output copies a worker's stdout and stderr, line by line, to its logger
@@ -184,11 +170,12 @@ func readLine(br *bufio.Reader) (string, error) {
 }
 
 type worker struct {
-	cmd      *exec.Cmd
-	done     chan struct{}
-	err      error
-	tail     *ring
-	stopping atomic.Bool // it has been signalled
+	cmd        *exec.Cmd
+	done       chan struct{}
+	err        error
+	tail       *ring
+	stopping   atomic.Bool // it has been signalled
+	leaderGone atomic.Bool // the keeper has exited; only its group is left
 }
 
 func (w *worker) PID() int              { return w.cmd.Process.Pid }
@@ -196,7 +183,9 @@ func (w *worker) Done() <-chan struct{} { return w.done }
 func (w *worker) Err() error            { return w.err }
 
 // Signal signals the worker's whole process group: a wrapper (sh -c "app;
-// …") passes no signal on, and the app must stop with it.
+// …") passes no signal on, and the app must stop with it. The keeper relays
+// what it can catch (once, as for a kill(1) of the pid by an operator);
+// the rest goes to the group directly.
 func (w *worker) Signal(sig os.Signal) error {
 	s, ok := sig.(syscall.Signal)
 	if !ok {
@@ -208,7 +197,11 @@ func (w *worker) Signal(sig os.Signal) error {
 	default:
 	}
 	w.stopping.Store(true)
-	if err := syscall.Kill(-w.cmd.Process.Pid, s); err != nil && err != syscall.ESRCH {
+	target := w.cmd.Process.Pid
+	if s == syscall.SIGKILL || s == syscall.SIGSTOP || w.leaderGone.Load() {
+		target = -target
+	}
+	if err := syscall.Kill(target, s); err != nil && err != syscall.ESRCH {
 		return err
 	}
 	return nil

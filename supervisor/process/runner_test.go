@@ -35,6 +35,8 @@ func TestMain(m *testing.M) {
 	switch os.Getenv(envMode) {
 	case "accept":
 		os.Exit(acceptMain())
+	case "parent":
+		os.Exit(parentMain())
 	case "pgrp":
 		fmt.Printf("pid=%d pgrp=%d\n", os.Getpid(), syscall.Getpgrp())
 		os.Exit(0)
@@ -60,7 +62,7 @@ func acceptMain() int {
 		return 2
 	}
 	defer c.Close()
-	fmt.Fprintf(c, "pid=%d fdnames=%s\n", os.Getpid(), os.Getenv("LISTEN_FDNAMES"))
+	fmt.Fprintf(c, "pgrp=%d fdnames=%s\n", syscall.Getpgrp(), os.Getenv("LISTEN_FDNAMES"))
 	return 0
 }
 
@@ -200,14 +202,14 @@ func TestTailKeepsLastLines(t *testing.T) {
 }
 
 func TestSocketActivationEnvironment(t *testing.T) {
-	const script = `echo "pid=$LISTEN_PID self=$$ fds=$LISTEN_FDS names=$LISTEN_FDNAMES shim=${GATEWAY_SHIM-unset}${GATEWAY_SHIM_FDS-unset}${GATEWAY_SHIM_FDNAMES-unset}"`
+	const script = `read -r _ _ _ _ pgrp _ </proc/$$/stat; echo "pid=$LISTEN_PID self=$$ pgrp=$pgrp fds=$LISTEN_FDS names=$LISTEN_FDNAMES shim=${GATEWAY_SHIM-unset}${GATEWAY_SHIM_FDS-unset}${GATEWAY_SHIM_FDNAMES-unset}${GATEWAY_SHIM_KEEP-unset}"`
 	for _, c := range []struct {
 		name     string
 		listener bool
-		want     string // %d is the worker's pid
+		want     string // %[1]d is the worker's pid (its keeper's), %[2]d the app's own
 	}{
-		{"with a listener", true, "pid=%[1]d self=%[1]d fds=1 names=http shim=unsetunsetunset"},
-		{"without a listener", false, "pid= self=%[1]d fds= names= shim=unsetunsetunset"},
+		{"with a listener", true, "pid=%[2]d self=%[2]d pgrp=%[1]d fds=1 names=http shim=unsetunsetunsetunset"},
+		{"without a listener", false, "pid= self=%[2]d pgrp=%[1]d fds= names= shim=unsetunsetunsetunset"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			spec := supervisor.WorkerSpec{Argv: sh(script)}
@@ -216,8 +218,13 @@ func TestSocketActivationEnvironment(t *testing.T) {
 			}
 			w := start(t, &Runner{}, spec)
 			waitDone(t, w)
-			want := fmt.Sprintf(c.want, w.PID())
-			if got := w.Tail(); len(got) != 1 || got[0] != want {
+			got := w.Tail()
+			var self int
+			if len(got) == 1 {
+				fmt.Sscanf(got[0][strings.Index(got[0], "self="):], "self=%d", &self)
+			}
+			want := fmt.Sprintf(c.want, w.PID(), self)
+			if len(got) != 1 || got[0] != want || self == w.PID() {
 				t.Errorf("worker's view: got %q, want %q", got, want)
 			}
 		})
@@ -262,7 +269,7 @@ func TestListenerIsFD3(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reading the worker's answer: %v (its output: %q)", err, w.Tail())
 	}
-	if want := fmt.Sprintf("pid=%d fdnames=http\n", w.PID()); line != want {
+	if want := fmt.Sprintf("pgrp=%d fdnames=http\n", w.PID()); line != want {
 		t.Errorf("answer over fd 3: got %q, want %q", line, want)
 	}
 	waitDone(t, w)
@@ -288,29 +295,21 @@ func TestOwnProcessGroup(t *testing.T) {
 	}
 	w := start(t, &Runner{}, supervisor.WorkerSpec{Argv: []string{exe}, Env: goWorkerEnv("pgrp")})
 	waitDone(t, w)
-	want := fmt.Sprintf("pid=%[1]d pgrp=%[1]d", w.PID())
-	if got := w.Tail(); len(got) != 1 || got[0] != want {
-		t.Errorf("worker's view: got %q, want %q", got, want)
+	// The app is the keeper's child, in the group the keeper leads.
+	var pid, pgrp int
+	got := w.Tail()
+	if len(got) == 1 {
+		fmt.Sscanf(got[0], "pid=%d pgrp=%d", &pid, &pgrp)
+	}
+	if len(got) != 1 || pgrp != w.PID() || pid == w.PID() || pid == 0 {
+		t.Errorf("worker's view: got %q, want pgrp=%d and a pid of its own", got, w.PID())
 	}
 }
 
 func TestSignalStopsWorker(t *testing.T) {
 	w := start(t, &Runner{}, supervisor.WorkerSpec{Argv: []string{"sleep", "60"}})
 	// Signal the worker, not the shim before it exec'd.
-	comm := fmt.Sprintf("/proc/%d/comm", w.PID())
-	if _, err := os.Stat("/proc/self/comm"); err == nil {
-		deadline := time.Now().Add(waitLimit)
-		for {
-			b, _ := os.ReadFile(comm)
-			if strings.TrimSpace(string(b)) == "sleep" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: got %q, want the shim to have exec'd sleep within %v", comm, b, waitLimit)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	waitForProcess(t, w.PID(), "sleep")
 	if err := w.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("Signal(SIGTERM): %v", err)
 	}

@@ -3,7 +3,9 @@
 // to its own pid (sd_listen_fds(3) wants LISTEN_PID to be the worker's pid,
 // which the gateway cannot know before the fork), optionally waits for the
 // gateway's go-ahead (the systemd runner moves it into its scope first), and
-// execs the worker. From then on the worker is the same process.
+// execs the worker. From then on the worker is the same process. Under the
+// process runner a keeper comes first (keeper.go): it stays the worker's
+// parent and ends the worker's process group if the gateway dies.
 package shim
 
 import (
@@ -32,6 +34,9 @@ func Main() int {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "gateway shim: no worker command")
 		return 127
+	}
+	if grace := os.Getenv(EnvKeep); grace != "" {
+		return keep(grace)
 	}
 	if err := prepare(); err != nil {
 		fmt.Fprintf(os.Stderr, "gateway shim: %v\n", err)
