@@ -40,6 +40,9 @@ type generation struct {
 	// sessions were lost.
 	forced    bool
 	lossCause LossCause
+	// hold keeps a re-adopted detached generation until then even without
+	// known sessions: see holdRecent.
+	hold time.Time
 }
 
 // instance is one worker slot of a generation; its worker is replaced when

@@ -15,25 +15,41 @@ import (
 	"github.com/gatewayd/gateway/supervisor/shim"
 )
 
-// stopLeftovers stops the workers of the previous gateway process that
-// still run although their generation was not re-adopted: a process
-// runner's worker outliving a gateway killed moments ago (its keeper is
-// still giving it app.stop_timeout), or one whose keeper was killed too.
-// Nobody would ever stop them, and they may hold the app's ports. A pid
-// counts only if its environment names this app and generation: the pid
-// may belong to another process by now. It returns once all are gone.
+// stopLeftovers stops what still runs of the previous gateway process's
+// generations that were not re-adopted: a generation that was starting
+// when it died, a process runner's worker outliving it (its keeper still
+// giving it app.stop_timeout), or one whose keeper was killed too. Nobody
+// would ever stop them, and they may hold the app's ports. A runner that
+// stops whole generations (the systemd runner: the scope) does so; else a
+// pid counts only if its environment names this app and generation, as the
+// pid may belong to another process by now. It returns once all are gone.
 func (s *Supervisor) stopLeftovers(st *stateFile, adopted map[int]*generation) {
 	grace := s.cfg.App.StopTimeout.Duration
+	stopper, byUnit := s.o.Runner.(GenerationStopper)
 	var wg sync.WaitGroup
 	for _, g := range st.Generations {
 		if adopted[g.ID] != nil {
+			continue
+		}
+		log := s.log.With("generation", g.ID)
+		if g.State == Starting {
+			log.Info("the generation was starting when the previous gateway process ended; stopping it", "event", "leftover")
+		}
+		if byUnit {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(s.ctx, grace+30*time.Second)
+				defer cancel()
+				if err := stopper.StopGeneration(ctx, g.ID, grace); err != nil {
+					log.Warn("stopping what is left of a generation of the previous gateway process failed", "event", "leftover", "error", err)
+				}
+			})
 			continue
 		}
 		for _, in := range g.Instances {
 			if !isWorkerOf(in.PID, s.cfg.App.Name, g.ID) {
 				continue
 			}
-			log := s.log.With("generation", g.ID, "instance", in.Index, "pid", in.PID)
+			log := log.With("instance", in.Index, "pid", in.PID)
 			log.Warn("a worker of the previous gateway process still runs; stopping it", "event", "leftover")
 			wg.Go(func() {
 				if StopWorker(context.Background(), leftover(in.PID), grace) {

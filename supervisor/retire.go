@@ -17,7 +17,7 @@ func (s *Supervisor) check(now time.Time) {
 		case !g.deadline.IsZero() && now.After(g.deadline):
 			g.lossCause = LostDrainDeadline
 			s.retire(g, "its maximum drain time ran out", true)
-		case u.Idle():
+		case u.Idle() && !now.Before(g.hold):
 			s.retire(g, "its last session ended", false)
 		}
 	}

@@ -69,8 +69,8 @@ func (s *Supervisor) save() {
 	s.changed()
 	st := stateFile{Version: stateVersion, App: s.cfg.App.Name, Saved: time.Now(), NextGeneration: s.nextID}
 	for _, g := range s.sorted() {
-		if g.state != Active && g.state != Detached {
-			continue
+		if g.state != Active && g.state != Detached && g.state != Starting {
+			continue // a starting one is saved so that its unit is stopped after a crash
 		}
 		sg := savedGen{ID: g.id, State: g.state, Revision: g.revision, Directory: g.dir,
 			Started: g.started, Detached: g.detached, Deadline: g.deadline}
@@ -149,6 +149,7 @@ func (s *Supervisor) restore() {
 		in := g.instance(inst)
 		return in != nil && in.worker != nil
 	})
+	s.holdRecent(adopted)
 	const gone = "a generation of the previous gateway process is gone; its sessions are lost"
 	for _, g := range st.Generations {
 		if adopted[g.ID] == nil {
@@ -217,9 +218,11 @@ func (s *Supervisor) adopt(st *stateFile) map[int]*generation {
 			}
 		}
 	}
-	ids := make([]int, 0, len(adopted))
-	for id := range adopted {
-		ids = append(ids, id)
+	// Generations of the state file that were not adopted are accounted
+	// for too: stopLeftovers stops what is left of them.
+	ids := make([]int, 0, len(st.Generations))
+	for _, sg := range st.Generations {
+		ids = append(ids, sg.ID)
 	}
 	strays, err := a.Strays(ctx, s.cfg.App.Name, ids)
 	if err != nil {
@@ -306,4 +309,24 @@ func (st *stateFile) check() error {
 		}
 	}
 	return nil
+}
+
+// holdRecent keeps a re-adopted generation that came back detached with no
+// known session, and was detached after the pins were last written (or
+// while the state said active), for sessions.idle_timeout: the pin store
+// writes every 250 ms, so a gateway killed moments after an upgrade loses
+// the pins of the sessions made in its last moments on the generation it
+// had just detached, and would retire it at once as empty. Their affinity
+// cookies bring them back to it; a session not back within the idle
+// timeout has expired anyway. (A generation that came back with known
+// sessions retires when they end, like any other.)
+func (s *Supervisor) holdRecent(adopted map[int]*generation) {
+	for _, g := range adopted {
+		if g.state != Detached || !s.o.Traffic.Usage(g.id).Idle() || g.detached.Before(s.o.PinsWritten.Add(-time.Second)) {
+			continue
+		}
+		g.hold = time.Now().Add(s.cfg.Sessions.IdleTimeout.Duration)
+		s.genLog(g).Info("keeping the re-adopted generation for the sessions idle timeout: it was active after the pins were last written, and sessions made then come back by their affinity cookies",
+			"event", "held", "until", g.hold)
+	}
 }

@@ -44,6 +44,9 @@ type Options struct {
 	// Observer is told of retired and lost generations and of lost
 	// sessions, for metrics. If nil, nothing is.
 	Observer Observer
+	// PinsWritten is when the pins restored at start were last written
+	// (zero if there were none): sessions pinned after it may be missing.
+	PinsWritten time.Time
 }
 
 // Supervisor runs the generations of one app. Create it with New, run it
@@ -315,8 +318,10 @@ func (s *Supervisor) publish() {
 		}
 	}
 	s.o.Traffic.Publish(r)
-	s.dirty = true
-	s.changed()
+	// Saved at once, not with the 1 s debounce of other changes: a gateway
+	// killed right after a generation became active or detached must come
+	// back with the routing it had.
+	s.save()
 }
 
 func (s *Supervisor) changed() {

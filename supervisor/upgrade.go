@@ -115,8 +115,8 @@ func (s *Supervisor) beginUpgrade(cfg *config.Config, waiters ...chan<- upgradeR
 	s.starting = g
 	s.gens[g.id] = g
 	s.waiters = append(s.waiters, waiters...)
-	s.dirty = true
 	s.makeRoom()
+	s.save() // before its unit exists: a restart after a crash must know it
 	s.goEvent(func() func() {
 		insts, err := s.startGeneration(g)
 		return func() { s.started(g, insts, err) }
@@ -185,9 +185,8 @@ func (s *Supervisor) started(g *generation, insts []*instance, err error) {
 			s.retire(prev, "its unit was stopped from outside", true)
 		}
 	}
-	s.publish()
+	s.publish() // saves the state
 	s.genLog(g).Info("generation active", "event", "active", "pids", g.info(Usage{}).PIDs)
-	s.save()
 	if !s.readyOnce {
 		s.readyOnce = true
 		close(s.ready)

@@ -74,7 +74,8 @@ func build(cfg *config.Config, instance string, log *slog.Logger) (*gateway, fun
 		return nil, nothing, err
 	}
 	d.proxy = t.p
-	if d.pins, err = openPins(cfg, t.p, func() { d.notify.poke() }, log.With("component", "pinstore")); err != nil {
+	var pinsWritten time.Time
+	if d.pins, pinsWritten, err = openPins(cfg, t.p, func() { d.notify.poke() }, log.With("component", "pinstore")); err != nil {
 		return nil, nothing, err
 	}
 	ls, adminL, activated, err := listeners(cfg.Gateway.Listen)
@@ -105,7 +106,7 @@ func build(cfg *config.Config, instance string, log *slog.Logger) (*gateway, fun
 	}
 	closeBoth := func() { closeRunner(); closeBus() }
 	d.sup, err = supervisor.New(supervisor.Options{Config: cfg, Runner: runner, Traffic: t,
-		OnChange: d.notify.poke, Observer: d.meter, Logger: log.With("component", "supervisor")})
+		OnChange: d.notify.poke, Observer: d.meter, PinsWritten: pinsWritten, Logger: log.With("component", "supervisor")})
 	if err != nil {
 		closeAll(ls)
 		closeBoth()

@@ -36,6 +36,8 @@ type sdOptions struct {
 	runner    string // gateway.runner; default "systemd"
 	instances int
 	extra     string // appended to the config
+	drain     string // added to [drain]
+	sessions  string // added to [sessions]
 	service   string // appended to [Service]
 }
 
@@ -78,13 +80,15 @@ interval = "20ms"
 
 [sessions]
 cookie = "SID"
+%s
 
 [drain]
 close_window = "1s"
+%s
 
 [systemd]
 manager = "user"
-%s`, o.runner, g.rel.Current(), o.instances, o.extra)
+%s`, o.runner, g.rel.Current(), o.instances, o.sessions, o.drain, o.extra)
 	if err := os.WriteFile(g.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +172,18 @@ func (g *sdGateway) upgrade() string {
 		g.t.Fatal("no upgrade outcome in the log after 20s")
 	}
 	return line
+}
+
+// waitReadopted waits until a gatewayd other than old runs and has logged
+// re-adopting the generations more than before times.
+func (g *sdGateway) waitReadopted(old, before int) {
+	g.t.Helper()
+	if !gwtest.Poll(30*time.Second, func() bool {
+		pid := g.mainPID()
+		return pid != old && pid != 0 && gwtest.Count(g.log(), "re-adopted the generations") > before
+	}) {
+		g.t.Fatal("no new gatewayd re-adopted the generations within 30s")
+	}
 }
 
 // show reads one property of a unit.

@@ -3,6 +3,8 @@ package systemd_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,4 +113,52 @@ func TestKillNineWhileLoggingInKeepsPins(t *testing.T) {
 	if checked < 100 {
 		t.Fatalf("only %d sessions before the kill: too few to say anything", checked)
 	}
+}
+
+// A gateway killed right after an upgrade, its last sessions on the old
+// generation not yet in the pin store (written every 250 ms; here not at
+// all: the file is made immutable, as a write that fails): the old
+// generation comes back detached with no known session. The next gatewayd
+// holds it (event=held) instead of retiring it as empty, and each of those
+// sessions comes back to its worker by its affinity cookie.
+func TestKillRightAfterUpgradeKeepsNewSessions(t *testing.T) {
+	g := startGateway(t, sdOptions{service: "RestartSec=1s"})
+	pins := filepath.Join(g.m.RuntimeDir(), "gateway-notes", "notes.pins")
+	warm := g.browser() // the store writes its file with the first pin
+	warm.Login("warm")
+	if !gwtest.Poll(5*time.Second, func() bool { _, err := os.Stat(pins); return err == nil }) {
+		t.Fatalf("no pin store at %s", pins)
+	}
+	warm.Post("/logout", nil)
+	time.Sleep(600 * time.Millisecond) // written: generation 1 has no known session
+	if out, err := exec.Command("chattr", "+i", pins).CombinedOutput(); err != nil {
+		t.Fatalf("chattr +i %s (the test needs a file system with immutable files, such as ext4): %v: %s", pins, err, out)
+	}
+	defer exec.Command("chattr", "-i", pins).Run()
+	type made struct {
+		b   *gwtest.Browser
+		who gwtest.Whoami
+	}
+	var sessions []made
+	for i := range 20 {
+		b := g.browser()
+		sessions = append(sessions, made{b, b.Login(fmt.Sprintf("u%d", i))})
+	}
+	g.rel.Point("rel2")
+	if out, err := g.gatewayctl("upgrade"); err != nil {
+		t.Fatalf("gatewayctl upgrade: %v\n%s", err, out)
+	}
+	old := g.mainPID()
+	syscall.Kill(old, syscall.SIGKILL)
+	if out, err := exec.Command("chattr", "-i", pins).CombinedOutput(); err != nil {
+		t.Fatalf("chattr -i: %v: %s", err, out)
+	}
+	g.waitReadopted(old, 0)
+	time.Sleep(time.Second) // the users come back a little later
+	for _, s := range sessions {
+		if w := s.b.Who(); w.PID != s.who.PID || w.User != s.who.User {
+			t.Fatalf("%s logged in on worker %d (generation %s): now answered by %+v", s.who.User, s.who.PID, s.who.Generation, w)
+		}
+	}
+	g.waitLog("event=held", 1, time.Second)
 }

@@ -163,3 +163,22 @@ func TestStopStopsScopes(t *testing.T) {
 		t.Fatalf("worker %d still runs after systemctl stop gateway", wa.PID)
 	}
 }
+
+// A gateway killed while a generation starts: the next one finds that
+// generation in the state file (saved before its scope was created), stops
+// its scope and does not leave it running unaccounted for.
+func TestKillWhileStartingStopsTheNewScope(t *testing.T) {
+	g := startGateway(t, sdOptions{service: "RestartSec=1s"})
+	g.rel.Release("slow", "echo starting; exec sleep 60") // never ready
+	g.rel.Point("slow")
+	g.m.MustSystemctl(t, "kill", "--kill-whom=main", "-s", "HUP", "gateway.service")
+	g.waitScopes(5*time.Second, "gateway-gen1.scope", "gateway-gen2.scope")
+	old := g.mainPID()
+	syscall.Kill(old, syscall.SIGKILL)
+	g.waitReadopted(old, 0)
+	g.waitLog("generation=2 event=leftover", 1, time.Second)
+	g.waitScopes(5*time.Second, "gateway-gen1.scope")
+	if strings.Contains(g.log(), "event=stray") {
+		t.Errorf("the starting generation's scope was reported as a stray")
+	}
+}
