@@ -13,15 +13,19 @@ type Figures struct {
 	Logins             int64
 	FailedKilledWorker int64 // on a worker the driver killed
 	FailedGatewayKill  int64 // in flight when gatewayd was killed
+	FailedLimit        int64 // on a generation retired by drain.max_generations
 	FailedOther        int64 // must be 0
 	Misroutes          int64 // a live session answered by another worker: must be 0
 	LostKilled         int64 // sessions that were on a killed worker
+	LostLimit          int64 // on a generation retired by drain.max_generations
 	LostOther          int64 // must be 0
 	Examples           []string
 }
 
 // Failed is every failed request.
-func (f Figures) Failed() int64 { return f.FailedKilledWorker + f.FailedGatewayKill + f.FailedOther }
+func (f Figures) Failed() int64 {
+	return f.FailedKilledWorker + f.FailedGatewayKill + f.FailedLimit + f.FailedOther
+}
 
 // Violations lists what must not happen, with examples.
 func (f Figures) Violations() []string {
@@ -51,10 +55,12 @@ func (f Figures) String() string {
 	fmt.Fprintf(&b, "failed requests               %d\n", f.Failed())
 	fmt.Fprintf(&b, "  on a killed worker          %d\n", f.FailedKilledWorker)
 	fmt.Fprintf(&b, "  in flight at a gateway kill %d\n", f.FailedGatewayKill)
+	fmt.Fprintf(&b, "  on a generation over limit  %d\n", f.FailedLimit)
 	fmt.Fprintf(&b, "  other (must be 0)           %d\n", f.FailedOther)
 	fmt.Fprintf(&b, "misroutes (must be 0)         %d\n", f.Misroutes)
-	fmt.Fprintf(&b, "sessions lost                 %d\n", f.LostKilled+f.LostOther)
+	fmt.Fprintf(&b, "sessions lost                 %d\n", f.LostKilled+f.LostLimit+f.LostOther)
 	fmt.Fprintf(&b, "  on a killed worker          %d\n", f.LostKilled)
+	fmt.Fprintf(&b, "  on a generation over limit  %d\n", f.LostLimit)
 	fmt.Fprintf(&b, "  other (must be 0)           %d\n", f.LostOther)
 	return b.String()
 }
@@ -63,8 +69,8 @@ func (f Figures) String() string {
 // round trip through two processes), and examples need one anyway.
 type figures struct {
 	mu sync.Mutex
-	requests, logins, failedKilledWorker, failedGatewayKill, failedOther,
-	misroutes, lostKilled, lostOther int64
+	requests, logins, failedKilledWorker, failedGatewayKill, failedLimit, failedOther,
+	misroutes, lostKilled, lostLimit, lostOther int64
 	examples []string
 }
 
@@ -88,8 +94,8 @@ func (f *figures) snapshot() Figures {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return Figures{Requests: f.requests, Logins: f.logins, FailedKilledWorker: f.failedKilledWorker,
-		FailedGatewayKill: f.failedGatewayKill, FailedOther: f.failedOther, Misroutes: f.misroutes,
-		LostKilled: f.lostKilled, LostOther: f.lostOther, Examples: append([]string(nil), f.examples...)}
+		FailedGatewayKill: f.failedGatewayKill, FailedLimit: f.failedLimit, FailedOther: f.failedOther,
+		Misroutes: f.misroutes, LostKilled: f.lostKilled, LostLimit: f.lostLimit, LostOther: f.lostOther, Examples: append([]string(nil), f.examples...)}
 }
 
 // kills is what the driver killed, and when.

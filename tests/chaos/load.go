@@ -27,6 +27,10 @@ type Load struct {
 	Users int           // virtual users, each one session at a time
 	Reads int           // reads per login before the logout
 	Think time.Duration // pause between a user's requests
+	// LimitRetired says whether the gateway retired this generation by
+	// force under drain.max_generations: its sessions end by design.
+	// Optional; without it such an end counts as a misroute.
+	LimitRetired func(generation string) bool
 
 	kills kills
 	fig   figures
@@ -76,7 +80,7 @@ func (u *user) session(ctx context.Context, name string) {
 	start := time.Now()
 	w, err := u.do(ctx, "POST", "/login", url.Values{"user": {name}})
 	if err != nil {
-		u.l.failed(ctx, start, 0, "login "+name, err)
+		u.l.failed(ctx, start, whoami{}, "login "+name, err)
 		return
 	}
 	u.l.fig.add(&u.l.fig.logins)
@@ -87,7 +91,7 @@ func (u *user) session(ctx context.Context, name string) {
 		start := time.Now()
 		got, err := u.do(ctx, "GET", "/whoami", nil)
 		if err != nil {
-			u.l.failed(ctx, start, w.PID, "read of "+name, err)
+			u.l.failed(ctx, start, w, "read of "+name, err)
 			if u.l.kills.workerDead(w.PID) {
 				u.l.fig.add(&u.l.fig.lostKilled)
 				return
@@ -104,7 +108,7 @@ func (u *user) session(ctx context.Context, name string) {
 	if u.pause(ctx) {
 		start := time.Now()
 		if _, err := u.do(ctx, "POST", "/logout", nil); err != nil {
-			u.l.failed(ctx, start, w.PID, "logout of "+name, err)
+			u.l.failed(ctx, start, w, "logout of "+name, err)
 		}
 	}
 }
@@ -155,6 +159,8 @@ func (l *Load) sessionEnd(name string, login, got whoami) bool {
 	switch {
 	case l.kills.workerDead(login.PID):
 		l.fig.add(&l.fig.lostKilled)
+	case !got.Session && l.limitRetired(login.Generation):
+		l.fig.add(&l.fig.lostLimit)
 	case got.PID == login.PID && !got.Session:
 		l.fig.note(&l.fig.lostOther, fmt.Sprintf("%s: its worker %d (generation %s) answered without the session", name, login.PID, login.Generation))
 	default:
@@ -164,20 +170,28 @@ func (l *Load) sessionEnd(name string, login, got whoami) bool {
 	return false
 }
 
+func (l *Load) limitRetired(generation string) bool {
+	return l.LimitRetired != nil && generation != "" && l.LimitRetired(generation)
+}
+
 // failed counts a failed request and says why it was allowed, if it was:
-// its worker was killed, or it was in flight when gatewayd was killed, or
-// (a login, whose worker is not known) a worker was killed just before.
-func (l *Load) failed(ctx context.Context, start time.Time, pid int, what string, err error) {
+// its worker was killed, or its generation was retired by force, or it was
+// in flight when gatewayd was killed, or (a login, whose worker is not
+// known) a worker was killed just before.
+func (l *Load) failed(ctx context.Context, start time.Time, login whoami, what string, err error) {
 	if ctx.Err() != nil {
 		return // the run ended; not a failure of the gateway
 	}
 	end := time.Now()
 	transport := !strings.HasPrefix(err.Error(), "status ")
+	pid := login.PID
 	switch {
 	case pid != 0 && l.kills.workerDead(pid):
 		l.fig.add(&l.fig.failedKilledWorker)
 	case pid == 0 && l.kills.workerKilledWithin(start.Add(-time.Second), end):
 		l.fig.add(&l.fig.failedKilledWorker)
+	case l.limitRetired(login.Generation):
+		l.fig.add(&l.fig.failedLimit)
 	case transport && l.kills.gatewayKilledWithin(start, end):
 		l.fig.add(&l.fig.failedGatewayKill)
 	default:
