@@ -38,12 +38,18 @@ func (cc *clientConn) awaitHead(wc *workerConn, start time.Time, timeout time.Du
 	if err == nil || !isTimeout(err) || first == timeout {
 		return err
 	}
-	w := cc.watchClient(wc)
 	rest := time.Duration(0)
 	if timeout > 0 {
 		rest = timeout - watchAfter
 	}
-	err = wc.readHead(time.Now(), rest)
+	// The worker's deadline is set before the watch starts: a watch that
+	// finds the client gone at once wakes the read with a past deadline,
+	// which arming it afterwards would overwrite (readHead re-arms with the
+	// same values, which changes nothing).
+	now := time.Now()
+	wc.rd.arm(wc.c, false, now, rest)
+	w := cc.watchClient(wc)
+	err = wc.readHead(now, rest)
 	if w.stop() {
 		return errClientGone
 	}
