@@ -72,7 +72,7 @@ func helperCalls(w io.Writer, addr, name string) int {
 		{"Detach", func() (string, error) { gen, err := c.Detach(ctx, 1); return strconv.Itoa(gen), err }},
 		{"Retire", func() (string, error) { return "", c.Retire(ctx, 1, true) }},
 		{"ListSessions", func() (string, error) { ss, err := c.Sessions(ctx); return strconv.Itoa(len(ss)), err }},
-		{"EndSession", func() (string, error) { return "", c.EndSession(ctx, "k1-3f9a0c") }},
+		{"EndSession", func() (string, error) { return "", c.EndSession(ctx, "3f9a0c00000000000000000000000001") }},
 		{"ListGenerations", func() (string, error) { gens, err := c.Generations(ctx); return strconv.Itoa(len(gens)), err }},
 		{"Properties", func() (string, error) {
 			p, err := c.Properties(ctx)
@@ -292,7 +292,7 @@ func TestAccessAdminGroup(t *testing.T) {
 				t.Errorf("%s: got ok=%t %q (%s: %s), want ok=true %q", call, got.OK, got.Result, got.Name, got.Msg, w)
 			}
 		}
-		wantCalls := []string{"Upgrade", "Detach 1", "Retire 1 true", "Sessions", "EndSession k1-3f9a0c", "Generations"}
+		wantCalls := []string{"Upgrade", "Detach 1", "Retire 1 true", "Sessions", "EndSession 3f9a0c00000000000000000000000001", "Generations"}
 		if got := g.core.Calls(); !slices.Equal(got, wantCalls) {
 			t.Errorf("Core calls: got %q, want %q", got, wantCalls)
 		}

@@ -1,7 +1,6 @@
 package dbusapi
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -50,13 +49,12 @@ const maxBusName = 255
 
 // D-Bus error names the API answers with.
 const (
-	ErrNameNoSuchGeneration  = Interface + ".Error.NoSuchGeneration"
-	ErrNameNoSuchSession     = Interface + ".Error.NoSuchSession"
-	ErrNameUpgradeFailed     = Interface + ".Error.UpgradeFailed"
-	ErrNameUpgradeInProgress = Interface + ".Error.UpgradeInProgress"
-	ErrNameInvalidState      = Interface + ".Error.InvalidState"
-	ErrNameAccessDenied      = Interface + ".Error.AccessDenied"
-	ErrNameFailed            = Interface + ".Error.Failed"
+	ErrNameNoSuchGeneration = Interface + ".Error.NoSuchGeneration"
+	ErrNameNoSuchSession    = Interface + ".Error.NoSuchSession"
+	ErrNameUpgradeFailed    = Interface + ".Error.UpgradeFailed"
+	ErrNameInvalidState     = Interface + ".Error.InvalidState"
+	ErrNameAccessDenied     = Interface + ".Error.AccessDenied"
+	ErrNameFailed           = Interface + ".Error.Failed"
 )
 
 // Error is an API error with its D-Bus name; both sides use it.
@@ -78,57 +76,6 @@ func NameOf(err error) string {
 		return e.Name
 	}
 	return ""
-}
-
-// Generation is one generation as the API reports it. Times are Unix
-// microseconds (0: not set), as systemd reports its own timestamps.
-type Generation struct {
-	ID           uint32
-	State        string
-	Revision     string
-	Unit         string // the scope, or "" without systemd
-	PIDs         []uint32
-	Sessions     uint32
-	InFlight     uint32
-	Upgraded     uint32 // open upgraded (WebSocket) connections
-	StartedUSec  uint64
-	DetachedUSec uint64
-	DeadlineUSec uint64 // when a drain is cut short
-}
-
-// Session is one pinned session: its keyed hash, never its id.
-type Session struct {
-	Hash        string
-	Generation  uint32
-	Instance    uint32
-	IdleSeconds uint32
-}
-
-// PinStore is the state of the file that keeps pins across restarts
-// (docs/design.md "Pins across restarts").
-type PinStore struct {
-	Path          string
-	Bytes         uint64
-	LastWriteUSec uint64 // 0: nothing written yet
-	Error         string // why the last write failed; "" if it succeeded
-	WriteFailures uint64 // failed writes since the gateway started
-}
-
-// Core is what the API needs of the gateway.
-type Core interface {
-	Upgrade(ctx context.Context) (int, error)
-	// Detach detaches the active generation gen by starting a replacement
-	// on the current revision, and returns the replacement's number.
-	Detach(ctx context.Context, gen int) (int, error)
-	Retire(ctx context.Context, gen int, force bool) error
-	Generations(ctx context.Context) ([]Generation, error)
-	Sessions(ctx context.Context) ([]Session, error)
-	// RecentSessions lists, per generation, the n sessions seen most
-	// recently: what a view of a few needs, at the cost of a scan rather
-	// than a copy of every pin.
-	RecentSessions(ctx context.Context, n int) ([]Session, error)
-	EndSession(ctx context.Context, hash string) error
-	PinStore(ctx context.Context) (PinStore, error)
 }
 
 // Info is the gateway's static identity, shown as properties.

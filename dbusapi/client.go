@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // ErrNoGateway means no gateway owns the bus name asked for.
@@ -113,17 +116,32 @@ func (c *Client) Retire(ctx context.Context, gen int, force bool) error {
 }
 
 // Generations lists the generations, oldest first.
-func (c *Client) Generations(ctx context.Context) ([]Generation, error) {
-	var gens []Generation
-	err := c.call(ctx, "ListGenerations", []any{&gens})
-	return gens, err
+func (c *Client) Generations(ctx context.Context) ([]fleet.Generation, error) {
+	var ws []wireGeneration
+	if err := c.call(ctx, "ListGenerations", []any{&ws}); err != nil {
+		return nil, err
+	}
+	gens := make([]fleet.Generation, len(ws))
+	for i, w := range ws {
+		gens[i] = fromWire(w)
+	}
+	return gens, nil
 }
 
 // Sessions lists the pinned sessions.
-func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
-	var ss []Session
-	err := c.call(ctx, "ListSessions", []any{&ss})
-	return ss, err
+func (c *Client) Sessions(ctx context.Context) ([]fleet.Pin, error) {
+	var ws []wireSession
+	if err := c.call(ctx, "ListSessions", []any{&ws}); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	ss := make([]fleet.Pin, 0, len(ws))
+	for _, w := range ws {
+		if p, ok := sessionFromWire(w, now); ok {
+			ss = append(ss, p)
+		}
+	}
+	return ss, nil
 }
 
 // EndSession ends one session's pin by its hash.
@@ -139,7 +157,7 @@ type Properties struct {
 	Revision         string
 	Generations      uint32
 	Sessions         uint32
-	PinStore         PinStore
+	PinStore         fleet.PinStore
 }
 
 // Properties reads every property at once.
@@ -161,10 +179,12 @@ func (c *Client) Properties(ctx context.Context) (Properties, error) {
 	get("Revision", &p.Revision)
 	get("Generations", &p.Generations)
 	get("Sessions", &p.Sessions)
+	var bytes, lastWrite, failures uint64
 	get("PinStorePath", &p.PinStore.Path)
-	get("PinStoreBytes", &p.PinStore.Bytes)
-	get("PinStoreLastWriteUSec", &p.PinStore.LastWriteUSec)
+	get("PinStoreBytes", &bytes)
+	get("PinStoreLastWriteUSec", &lastWrite)
 	get("PinStoreError", &p.PinStore.Error)
-	get("PinStoreWriteFailures", &p.PinStore.WriteFailures)
+	get("PinStoreWriteFailures", &failures)
+	p.PinStore.Bytes, p.PinStore.LastWrite, p.PinStore.WriteFailures = int64(bytes), fromUSec(lastWrite), int64(failures)
 	return p, nil
 }

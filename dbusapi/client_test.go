@@ -6,8 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatewayd/gateway/dbusapi/dbustest"
 	"github.com/godbus/dbus/v5"
+
+	"github.com/gatewayd/gateway/dbusapi/dbustest"
 )
 
 func TestDial(t *testing.T) {

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewayd/gateway/dbusapi/dbustest"
 	"github.com/godbus/dbus/v5"
+
+	"github.com/gatewayd/gateway/dbusapi/dbustest"
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // fakeCore records every call and answers with what the test configured.
@@ -27,15 +29,15 @@ type fakeCore struct {
 	detachGen   int
 	detachErr   error
 	retireErr   error
-	gens        []Generation
+	gens        []fleet.Generation
 	gensErr     error
-	sessions    []Session
+	sessions    []fleet.Pin
 	sessionsErr error
 	endErr      error
-	store       PinStore
+	store       fleet.PinStore
 }
 
-var _ Core = (*fakeCore)(nil)
+var _ fleet.Core = (*fakeCore)(nil)
 
 // set changes the configuration under the lock.
 func (f *fakeCore) set(fn func(f *fakeCore)) {
@@ -106,14 +108,14 @@ func (f *fakeCore) Retire(_ context.Context, gen int, force bool) error {
 	return f.retireErr
 }
 
-func (f *fakeCore) Generations(context.Context) ([]Generation, error) {
+func (f *fakeCore) Generations(context.Context) ([]fleet.Generation, error) {
 	f.record("Generations")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.gens == nil {
 		return nil, f.gensErr
 	}
-	out := make([]Generation, len(f.gens))
+	out := make([]fleet.Generation, len(f.gens))
 	for i, g := range f.gens {
 		g.PIDs = slices.Clone(g.PIDs)
 		out[i] = g
@@ -121,25 +123,25 @@ func (f *fakeCore) Generations(context.Context) ([]Generation, error) {
 	return out, f.gensErr
 }
 
-func (f *fakeCore) Sessions(context.Context) ([]Session, error) {
+func (f *fakeCore) Sessions(context.Context) ([]fleet.Pin, error) {
 	f.record("Sessions")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.sessions), f.sessionsErr
 }
 
-func (f *fakeCore) RecentSessions(ctx context.Context, n int) ([]Session, error) {
+func (f *fakeCore) RecentSessions(ctx context.Context, n int) ([]fleet.Pin, error) {
 	return f.Sessions(ctx)
 }
 
-func (f *fakeCore) PinStore(context.Context) (PinStore, error) {
+func (f *fakeCore) PinStore(context.Context) (fleet.PinStore, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.store, nil
 }
 
-func (f *fakeCore) EndSession(_ context.Context, hash string) error {
-	f.record("EndSession %s", hash)
+func (f *fakeCore) EndSession(_ context.Context, key fleet.SessionKey) error {
+	f.record("EndSession %s", key)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.endErr
@@ -178,7 +180,7 @@ type gateway struct {
 	logs   *syncBuffer
 }
 
-// newGateway exports a fake Core on a fresh private bus as the gateway
+// newGateway exports a fake fleet.Core on a fresh private bus as the gateway
 // instance (BusName(instance)) and connects a Client to it.
 func newGateway(t *testing.T, instance string, o Options) *gateway {
 	t.Helper()
@@ -219,34 +221,49 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// sampleGenerations has every field set, including the extremes of the
-// wire types.
-func sampleGenerations() []Generation {
-	return []Generation{
-		{ID: 1, State: "detached", Revision: "r1", Unit: "gateway-gen1.scope", PIDs: []uint32{100, 101},
-			Sessions: 3, InFlight: 1, Upgraded: 2,
-			StartedUSec: 1_700_000_000_000_000, DetachedUSec: 1_700_000_100_000_000, DeadlineUSec: 1_700_003_700_000_000},
-		{ID: 2, State: "active", Revision: "r2 (release 2024-05-01)", Unit: "gateway-gen2.scope", PIDs: []uint32{200, 4294967295},
-			Sessions: 5, InFlight: 4294967295, Upgraded: 0,
-			StartedUSec: 1<<64 - 1, DetachedUSec: 0, DeadlineUSec: 0},
-		{ID: 4294967295, State: "starting", Revision: "", Unit: "", PIDs: []uint32{},
-			StartedUSec: 1},
+// sampleGenerations has every field the API carries set, including the
+// extremes of the wire types.
+func sampleGenerations() []fleet.Generation {
+	at := func(usec int64) time.Time { return time.UnixMicro(usec).UTC() }
+	return []fleet.Generation{
+		{ID: 1, State: "detached", Revision: "r1", Unit: "gateway-gen1.scope", PIDs: []int{100, 101},
+			Usage:   fleet.Usage{Sessions: 3, InFlight: 1, Upgraded: 2},
+			Started: at(1_700_000_000_000_000), Detached: at(1_700_000_100_000_000), Deadline: at(1_700_003_700_000_000)},
+		{ID: 2, State: "active", Revision: "r2 (release 2024-05-01)", Unit: "gateway-gen2.scope", PIDs: []int{200, 4294967295},
+			Usage:   fleet.Usage{Sessions: 5, InFlight: 4294967295},
+			Started: at(253402300799_999_999)}, // the last microsecond of year 9999
+		{ID: 4294967295, State: "starting", PIDs: []int{}, Started: at(1)},
 	}
 }
 
-func sampleSessions() []Session {
-	return []Session{
-		{Hash: "k1-3f9a0c", Generation: 1, Instance: 1, IdleSeconds: 0},
-		{Hash: "k1-77e0b2", Generation: 2, Instance: 3, IdleSeconds: 4294967295},
+// sampleSessions are idle for 0 seconds and for the most the wire carries.
+func sampleSessions() []fleet.Pin {
+	now := time.Now()
+	k1, _ := fleet.ParseSessionKey("3f9a0c00000000000000000000000001")
+	k2, _ := fleet.ParseSessionKey("77e0b200000000000000000000000002")
+	return []fleet.Pin{
+		{Key: k1, Generation: 1, Instance: 1, LastSeen: now},
+		{Key: k2, Generation: 2, Instance: 3, LastSeen: now.Add(-4294967295 * time.Second)},
 	}
+}
+
+// sessionRows are pins as the API shows them: hash, generation, instance
+// and idle seconds (the wire carries no last-seen time).
+func sessionRows(ps []fleet.Pin) []string {
+	now := time.Now()
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = fmt.Sprintf("%s %d %d %d", p.Key, p.Generation, p.Instance, p.Idle(now)/time.Second)
+	}
+	return out
 }
 
 // normGens makes nil and empty PID lists compare equal: D-Bus has no nil.
-func normGens(gens []Generation) []Generation {
+func normGens(gens []fleet.Generation) []fleet.Generation {
 	out := slices.Clone(gens)
 	for i := range out {
 		if out[i].PIDs == nil {
-			out[i].PIDs = []uint32{}
+			out[i].PIDs = []int{}
 		}
 	}
 	return out

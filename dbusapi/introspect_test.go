@@ -187,7 +187,7 @@ func TestBusctl(t *testing.T) {
 		}
 		want := `a(usssauuuuttt) 2 ` +
 			`1 "detached" "r1" "gateway-gen1.scope" 2 100 101 3 1 2 1700000000000000 1700000100000000 1700003700000000 ` +
-			`2 "active" "r2 (release 2024-05-01)" "gateway-gen2.scope" 2 200 4294967295 5 4294967295 0 18446744073709551615 0 0` + "\n"
+			`2 "active" "r2 (release 2024-05-01)" "gateway-gen2.scope" 2 200 4294967295 5 4294967295 0 253402300799999999 0 0` + "\n"
 		if out != want {
 			t.Errorf("busctl call ListGenerations:\ngot  %q\nwant %q", out, want)
 		}
@@ -199,7 +199,7 @@ func TestBusctl(t *testing.T) {
 		if err != nil {
 			t.Fatalf("busctl call: %v\n%s", err, out)
 		}
-		want := `a(suuu) 2 "k1-3f9a0c" 1 1 0 "k1-77e0b2" 2 3 4294967295` + "\n"
+		want := `a(suuu) 2 "3f9a0c00000000000000000000000001" 1 1 0 "77e0b200000000000000000000000002" 2 3 4294967295` + "\n"
 		if out != want {
 			t.Errorf("busctl call ListSessions:\ngot  %q\nwant %q", out, want)
 		}

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewayd/gateway/dbusapi/dbustest"
 	"github.com/godbus/dbus/v5"
+
+	"github.com/gatewayd/gateway/dbusapi/dbustest"
+	"github.com/gatewayd/gateway/fleet"
 )
 
 func TestMethods(t *testing.T) {
@@ -65,8 +67,8 @@ func TestMethods(t *testing.T) {
 		{
 			name:      "ListSessions round-trips every field",
 			setup:     func(f *fakeCore) { f.sessions = sampleSessions() },
-			call:      func(c *Client) (any, error) { return c.Sessions(ctx) },
-			want:      sampleSessions(),
+			call:      func(c *Client) (any, error) { ss, err := c.Sessions(ctx); return sessionRows(ss), err },
+			want:      sessionRows(sampleSessions()),
 			wantCalls: []string{"Sessions"},
 		},
 		{
@@ -78,8 +80,8 @@ func TestMethods(t *testing.T) {
 		},
 		{
 			name:      "EndSession passes the hash",
-			call:      func(c *Client) (any, error) { return nil, c.EndSession(ctx, "k1-3f9a0c") },
-			wantCalls: []string{"EndSession k1-3f9a0c"},
+			call:      func(c *Client) (any, error) { return nil, c.EndSession(ctx, "3f9a0c00000000000000000000000001") },
+			wantCalls: []string{"EndSession 3f9a0c00000000000000000000000001"},
 		},
 	}
 	for _, tt := range tests {
@@ -142,18 +144,34 @@ func TestErrors(t *testing.T) {
 		{
 			name: "tagged Upgrade error keeps its name",
 			setup: func(f *fakeCore) {
-				f.upgradeErr = Errorf(ErrNameUpgradeInProgress, errors.New("generation 8 is starting"))
+				f.upgradeErr = Errorf(ErrNameAccessDenied, errors.New("not you"))
 			},
 			call:     func(c *Client) error { _, err := c.Upgrade(ctx); return err },
-			wantName: ErrNameUpgradeInProgress,
-			wantMsg:  "generation 8 is starting",
+			wantName: ErrNameAccessDenied,
+			wantMsg:  "not you",
 		},
 		{
-			name:     "untagged Detach error becomes Failed",
+			name:     "untagged Detach error is UpgradeFailed: the replacement did not start",
 			setup:    func(f *fakeCore) { f.detachErr = errors.New("disk full") },
 			call:     func(c *Client) error { _, err := c.Detach(ctx, 1); return err },
-			wantName: ErrNameFailed,
+			wantName: ErrNameUpgradeFailed,
 			wantMsg:  "disk full",
+		},
+		{
+			name: "a refused Detach has the name of its fleet error",
+			setup: func(f *fakeCore) {
+				f.detachErr = fmt.Errorf("generation 1 is detached: %w", fleet.ErrInvalidState)
+			},
+			call:     func(c *Client) error { _, err := c.Detach(ctx, 1); return err },
+			wantName: ErrNameInvalidState,
+			wantMsg:  "generation 1 is detached: not possible in the generation's state",
+		},
+		{
+			name:     "fleet's errors keep their names",
+			setup:    func(f *fakeCore) { f.endErr = fmt.Errorf("no pinned session: %w", fleet.ErrNoSuchSession) },
+			call:     func(c *Client) error { return c.EndSession(ctx, "3f9a0c00000000000000000000000001") },
+			wantName: ErrNameNoSuchSession,
+			wantMsg:  "no pinned session: no such session",
 		},
 		{
 			name:     "untagged Retire error becomes Failed",
@@ -179,9 +197,16 @@ func TestErrors(t *testing.T) {
 		{
 			name:     "tagged EndSession error keeps its name",
 			setup:    func(f *fakeCore) { f.endErr = Errorf(ErrNameNoSuchSession, errors.New("no pinned session k1-00")) },
-			call:     func(c *Client) error { return c.EndSession(ctx, "k1-00") },
+			call:     func(c *Client) error { return c.EndSession(ctx, "3f9a0c00000000000000000000000001") },
 			wantName: ErrNameNoSuchSession,
 			wantMsg:  "no pinned session k1-00",
+		},
+		{
+			name:     "EndSession of what is not a session hash",
+			setup:    func(*fakeCore) {},
+			call:     func(c *Client) error { return c.EndSession(ctx, "k1-00") },
+			wantName: ErrNameNoSuchSession,
+			wantMsg:  `"k1-00": session hash: want 32 hex digits`,
 		},
 	}
 	for _, tt := range tests {

@@ -9,10 +9,13 @@ import (
 	"os/user"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/introspect"
 	"github.com/godbus/dbus/v5/prop"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // Options configure a Server.
@@ -20,17 +23,26 @@ type Options struct {
 	// AdminGroup may call what changes the gateway or shows sessions, as
 	// root and the gateway's own user may. If empty, "gateway-admin".
 	AdminGroup string
+	// CallTimeout bounds a call that does not start a generation. If zero,
+	// 30 seconds.
+	CallTimeout time.Duration
+	// UpgradeTimeout bounds Upgrade and Detach, which answer once the new
+	// generation is ready. If zero, 10 minutes.
+	UpgradeTimeout time.Duration
 	// Logger receives the API's logs. If nil, slog.Default().
 	Logger *slog.Logger
 }
 
-// Server exports a Core on a bus connection.
+// Server exports a fleet.Core on a bus connection.
 type Server struct {
 	conn  *dbus.Conn
-	core  Core
+	core  fleet.Core
 	o     Options
 	log   *slog.Logger
 	props *prop.Properties
+	// ctx ends with Close: calls still running return.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu     sync.Mutex // guards states
 	states map[uint32]genState
@@ -42,14 +54,21 @@ type genState struct{ state, revision string }
 
 // Export puts the API on conn at Path. The caller owns conn and its bus
 // name; Export does not request one.
-func Export(conn *dbus.Conn, core Core, info Info, o Options) (*Server, error) {
+func Export(conn *dbus.Conn, core fleet.Core, info Info, o Options) (*Server, error) {
 	if o.AdminGroup == "" {
 		o.AdminGroup = "gateway-admin"
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = 30 * time.Second
+	}
+	if o.UpgradeTimeout <= 0 {
+		o.UpgradeTimeout = 10 * time.Minute
+	}
 	s := &Server{conn: conn, core: core, o: o, log: o.Logger, states: map[uint32]genState{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	ro := func(v any) *prop.Prop { return &prop.Prop{Value: v, Emit: prop.EmitTrue} }
 	props, err := prop.Export(conn, Path, prop.Map{Interface: {
 		"App":              {Value: info.App, Emit: prop.EmitConst},
@@ -80,6 +99,13 @@ func Export(conn *dbus.Conn, core Core, info Info, o Options) (*Server, error) {
 	return s, nil
 }
 
+// Close takes the API off the bus and ends the calls still running. The
+// connection stays the caller's.
+func (s *Server) Close() {
+	s.conn.Export(nil, Path, Interface)
+	s.cancel()
+}
+
 // Refresh reads the generations and publishes what changed: properties
 // (PropertiesChanged) and a GenerationChanged signal per generation whose
 // state changed (a generation that disappeared was retired or lost).
@@ -88,26 +114,21 @@ func (s *Server) Refresh(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	var active, sessions uint32
-	rev := ""
+	st := fleet.NewStatus("", "", gens, fleet.PinStore{})
 	now := map[uint32]genState{}
 	for _, g := range gens {
-		now[g.ID] = genState{g.State, g.Revision}
-		sessions += g.Sessions
-		if g.State == "active" {
-			active, rev = g.ID, g.Revision
-		}
+		now[uint32(g.ID)] = genState{string(g.State), g.Revision}
 	}
-	s.set("ActiveGeneration", active)
-	s.set("Revision", rev)
+	s.set("ActiveGeneration", uint32(st.ActiveGeneration))
+	s.set("Revision", st.Revision)
 	s.set("Generations", uint32(len(gens)))
-	s.set("Sessions", sessions)
+	s.set("Sessions", uint32(st.Sessions))
 	if ps, err := s.core.PinStore(ctx); err == nil {
 		s.set("PinStorePath", ps.Path)
-		s.set("PinStoreBytes", ps.Bytes)
-		s.set("PinStoreLastWriteUSec", ps.LastWriteUSec)
+		s.set("PinStoreBytes", uint64(ps.Bytes))
+		s.set("PinStoreLastWriteUSec", usec(ps.LastWrite))
 		s.set("PinStoreError", ps.Error)
-		s.set("PinStoreWriteFailures", ps.WriteFailures)
+		s.set("PinStoreWriteFailures", uint64(ps.WriteFailures))
 	}
 
 	s.mu.Lock()
@@ -115,13 +136,13 @@ func (s *Server) Refresh(ctx context.Context) {
 	s.states = now
 	s.mu.Unlock()
 	for _, g := range gens {
-		if before[g.ID].state != g.State {
-			s.emit(g.ID, g.State, g.Revision)
+		if before[uint32(g.ID)].state != string(g.State) {
+			s.emit(uint32(g.ID), string(g.State), g.Revision)
 		}
 	}
 	for id, was := range before {
 		if _, ok := now[id]; !ok {
-			s.emit(id, "retired", was.revision)
+			s.emit(id, string(fleet.Retired), was.revision)
 		}
 	}
 }
@@ -183,7 +204,7 @@ func dbusError(err error) *dbus.Error {
 	if err == nil {
 		return nil
 	}
-	name := NameOf(err)
+	name := errorName(err)
 	if name == "" {
 		name = ErrNameFailed
 	}
@@ -191,4 +212,20 @@ func dbusError(err error) *dbus.Error {
 		name = ErrNameFailed
 	}
 	return dbus.NewError(name, []any{err.Error()})
+}
+
+// errorName is the D-Bus name of err: the one it was tagged with, else the
+// one of the fleet error it wraps, else "".
+func errorName(err error) string {
+	switch {
+	case NameOf(err) != "":
+		return NameOf(err)
+	case errors.Is(err, fleet.ErrNoSuchGeneration):
+		return ErrNameNoSuchGeneration
+	case errors.Is(err, fleet.ErrInvalidState):
+		return ErrNameInvalidState
+	case errors.Is(err, fleet.ErrNoSuchSession):
+		return ErrNameNoSuchSession
+	}
+	return ""
 }

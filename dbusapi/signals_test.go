@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // markerIface is a signal the test makes the server's connection emit
@@ -126,7 +128,7 @@ func TestRefreshSignals(t *testing.T) {
 
 	steps := []struct {
 		name        string
-		gens        []Generation
+		gens        []fleet.Generation
 		gensErr     error
 		wantProps   map[string]any // the PropertiesChanged values
 		wantChanges []genChange
@@ -134,7 +136,7 @@ func TestRefreshSignals(t *testing.T) {
 	}{
 		{
 			name: "first generation active",
-			gens: []Generation{{ID: 1, State: "active", Revision: "r1", Sessions: 2}},
+			gens: []fleet.Generation{{ID: 1, State: "active", Revision: "r1", Usage: fleet.Usage{Sessions: 2}}},
 			wantProps: map[string]any{
 				"ActiveGeneration": uint32(1), "Revision": "r1", "Generations": uint32(1), "Sessions": uint32(2),
 			},
@@ -143,14 +145,14 @@ func TestRefreshSignals(t *testing.T) {
 		},
 		{
 			name:      "nothing changed",
-			gens:      []Generation{{ID: 1, State: "active", Revision: "r1", Sessions: 2}},
+			gens:      []fleet.Generation{{ID: 1, State: "active", Revision: "r1", Usage: fleet.Usage{Sessions: 2}}},
 			wantProps: map[string]any{},
 			wantAll:   Properties{App: "notes", Version: "1.2.3", ActiveGeneration: 1, Revision: "r1", Generations: 1, Sessions: 2},
 		},
 		{
 			name: "upgrade starts generation 2",
-			gens: []Generation{
-				{ID: 1, State: "active", Revision: "r1", Sessions: 2},
+			gens: []fleet.Generation{
+				{ID: 1, State: "active", Revision: "r1", Usage: fleet.Usage{Sessions: 2}},
 				{ID: 2, State: "starting", Revision: "r2"},
 			},
 			wantProps:   map[string]any{"Generations": uint32(2)},
@@ -159,9 +161,9 @@ func TestRefreshSignals(t *testing.T) {
 		},
 		{
 			name: "generation 2 active, 1 detached",
-			gens: []Generation{
-				{ID: 1, State: "detached", Revision: "r1", Sessions: 2},
-				{ID: 2, State: "active", Revision: "r2", Sessions: 1},
+			gens: []fleet.Generation{
+				{ID: 1, State: "detached", Revision: "r1", Usage: fleet.Usage{Sessions: 2}},
+				{ID: 2, State: "active", Revision: "r2", Usage: fleet.Usage{Sessions: 1}},
 			},
 			wantProps:   map[string]any{"ActiveGeneration": uint32(2), "Revision": "r2", "Sessions": uint32(3)},
 			wantChanges: []genChange{{1, "detached", "r1"}, {2, "active", "r2"}},
@@ -169,7 +171,7 @@ func TestRefreshSignals(t *testing.T) {
 		},
 		{
 			name:        "only sessions changed",
-			gens:        []Generation{{ID: 1, State: "detached", Revision: "r1", Sessions: 1}, {ID: 2, State: "active", Revision: "r2", Sessions: 1}},
+			gens:        []fleet.Generation{{ID: 1, State: "detached", Revision: "r1", Usage: fleet.Usage{Sessions: 1}}, {ID: 2, State: "active", Revision: "r2", Usage: fleet.Usage{Sessions: 1}}},
 			wantProps:   map[string]any{"Sessions": uint32(2)},
 			wantChanges: nil,
 			wantAll:     Properties{App: "notes", Version: "1.2.3", ActiveGeneration: 2, Revision: "r2", Generations: 2, Sessions: 2},
@@ -183,9 +185,9 @@ func TestRefreshSignals(t *testing.T) {
 		},
 		{
 			name: "generation 1 disappears: retired; upgrade to 3",
-			gens: []Generation{
-				{ID: 2, State: "detached", Revision: "r2", Sessions: 1},
-				{ID: 3, State: "active", Revision: "r3", Sessions: 0},
+			gens: []fleet.Generation{
+				{ID: 2, State: "detached", Revision: "r2", Usage: fleet.Usage{Sessions: 1}},
+				{ID: 3, State: "active", Revision: "r3", Usage: fleet.Usage{Sessions: 0}},
 			},
 			wantProps: map[string]any{"ActiveGeneration": uint32(3), "Revision": "r3", "Sessions": uint32(1)},
 			// Revision of a disappeared generation: see TestRefreshRetiredSignalNamesRevision.
@@ -194,13 +196,13 @@ func TestRefreshSignals(t *testing.T) {
 		},
 		{
 			name:      "nothing changed again: nothing emitted",
-			gens:      []Generation{{ID: 2, State: "detached", Revision: "r2", Sessions: 1}, {ID: 3, State: "active", Revision: "r3", Sessions: 0}},
+			gens:      []fleet.Generation{{ID: 2, State: "detached", Revision: "r2", Usage: fleet.Usage{Sessions: 1}}, {ID: 3, State: "active", Revision: "r3", Usage: fleet.Usage{Sessions: 0}}},
 			wantProps: map[string]any{},
 			wantAll:   Properties{App: "notes", Version: "1.2.3", ActiveGeneration: 3, Revision: "r3", Generations: 2, Sessions: 1},
 		},
 		{
 			name:        "every generation gone",
-			gens:        []Generation{},
+			gens:        []fleet.Generation{},
 			wantProps:   map[string]any{"ActiveGeneration": uint32(0), "Revision": "", "Generations": uint32(0), "Sessions": uint32(0)},
 			wantChanges: []genChange{{2, "retired", "*"}, {3, "retired", "*"}},
 			wantAll:     Properties{App: "notes", Version: "1.2.3"},
@@ -242,11 +244,11 @@ func TestRefreshRetiredSignalNamesRevision(t *testing.T) {
 	ctx := testContext(t)
 	w := newWatcher(t, g)
 	g.core.set(func(f *fakeCore) {
-		f.gens = []Generation{{ID: 1, State: "detached", Revision: "r1"}, {ID: 2, State: "active", Revision: "r2"}}
+		f.gens = []fleet.Generation{{ID: 1, State: "detached", Revision: "r1"}, {ID: 2, State: "active", Revision: "r2"}}
 	})
 	g.srv.Refresh(ctx)
 	w.collect(t)
-	g.core.set(func(f *fakeCore) { f.gens = []Generation{{ID: 2, State: "active", Revision: "r2"}} })
+	g.core.set(func(f *fakeCore) { f.gens = []fleet.Generation{{ID: 2, State: "active", Revision: "r2"}} })
 	g.srv.Refresh(ctx)
 	_, changes := split(t, w.collect(t))
 	want := []genChange{{1, "retired", "r1"}}
@@ -300,7 +302,9 @@ func TestRefreshConcurrent(t *testing.T) {
 			defer wg.Done()
 			for j := range 20 {
 				id := uint32(i*20 + j + 1)
-				g.core.set(func(f *fakeCore) { f.gens = []Generation{{ID: id, State: "active", Revision: fmt.Sprint("r", id)}} })
+				g.core.set(func(f *fakeCore) {
+					f.gens = []fleet.Generation{{ID: int(id), State: "active", Revision: fmt.Sprint("r", id)}}
+				})
 				g.srv.Refresh(ctx)
 			}
 		}()
@@ -315,7 +319,9 @@ func TestRefreshConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	g.core.set(func(f *fakeCore) { f.gens = []Generation{{ID: 500, State: "active", Revision: "r500", Sessions: 1}} })
+	g.core.set(func(f *fakeCore) {
+		f.gens = []fleet.Generation{{ID: 500, State: "active", Revision: "r500", Usage: fleet.Usage{Sessions: 1}}}
+	})
 	g.srv.Refresh(ctx)
 	got, err := g.client.Properties(ctx)
 	if err != nil {

@@ -136,7 +136,7 @@ var sources = map[string]string{
 	"/usr/share/dbus-1/system.d/org.gatewayd.Gateway1.conf": "../units/org.gatewayd.Gateway1.conf",
 	"/etc/gateway/gateway.toml":                             "gateway.toml",
 	"/usr/share/doc/gateway/copyright":                      "copyright",
-	"/usr/share/doc/gateway/examples/reference.toml":        "../supervisor/config/reference.toml",
+	"/usr/share/doc/gateway/examples/reference.toml":        "../config/reference.toml",
 	"/usr/share/lintian/overrides/gateway":                  "lintian-overrides",
 }
 

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // The affinity cookie carries, signed: a version byte, the generation, the
@@ -36,7 +38,7 @@ type Affinity struct {
 }
 
 // SignAffinity returns the cookie value that routes session to a.
-func (h *Hasher) SignAffinity(a Affinity, session SessionKey) string {
+func (h *Hasher) SignAffinity(a Affinity, session fleet.SessionKey) string {
 	var raw [affinityRaw]byte
 	raw[0] = affinityVersion
 	binary.BigEndian.PutUint32(raw[1:5], uint32(a.Generation))
@@ -52,7 +54,7 @@ func (h *Hasher) SignAffinity(a Affinity, session SessionKey) string {
 // VerifyAffinity returns what a cookie value says, if it is well formed,
 // correctly signed and bound to session. Any failure is just "no": a bad
 // cookie must route as if there were none. Freshness is the caller's check.
-func (h *Hasher) VerifyAffinity(value []byte, session SessionKey) (Affinity, bool) {
+func (h *Hasher) VerifyAffinity(value []byte, session fleet.SessionKey) (Affinity, bool) {
 	raw, ok := decodeAffinity(value)
 	if !ok {
 		return Affinity{}, false

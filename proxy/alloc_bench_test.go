@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // rawBackend answers every request (a head without a body) with resp,
@@ -105,13 +107,14 @@ func benchEngine(b *testing.B, pinned bool) {
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
 		strconv.Itoa(len(benchBody)) + "\r\n\r\n" + string(benchBody))
 	addr := rawBackend(b, resp)
-	src := &benchSource{r: &Routes{Active: &Generation{ID: 1, Revision: "r1",
-		Instances: []Instance{{Index: 1, Network: "tcp", Address: addr}}}}}
+	routes := &fleet.Routes{Active: &fleet.Route{Generation: 1, Revision: "r1",
+		Instances: []fleet.Endpoint{{Instance: 1, Network: "tcp", Address: addr}}}}
 	h, _ := NewHasher(benchSecret)
-	p, err := New(Options{Source: src, Hasher: h, SessionCookie: "SID", Logger: slog.New(slog.DiscardHandler)})
+	p, err := New(Options{Hasher: h, SessionCookie: "SID", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
+	p.Publish(routes)
 	f := serveProxy(b, p, ServerOptions{})
 	req := "GET /whoami HTTP/1.1\r\nHost: gateway.test\r\nUser-Agent: bench\r\nAccept: */*\r\n"
 	if pinned {

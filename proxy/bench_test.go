@@ -13,9 +13,7 @@ package proxy
 
 import (
 	"encoding/base64"
-
 	"fmt"
-	"github.com/gatewayd/gateway/proxy/internal/h1"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,6 +21,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
+	"github.com/gatewayd/gateway/proxy/internal/h1"
 )
 
 // benchSecret is the key of every benchmark Hasher.
@@ -62,24 +63,20 @@ func benchProxy(tb testing.TB, backend *httptest.Server) (*Proxy, string) {
 // benchProxyObserved is benchProxy with an Observer (nil: none).
 func benchProxyObserved(tb testing.TB, backend *httptest.Server, obs Observer) (*Proxy, string) {
 	tb.Helper()
-	src := &benchSource{r: &Routes{Active: &Generation{ID: 1, Revision: "r1",
-		Instances: []Instance{{Index: 1, Network: "tcp", Address: backend.Listener.Addr().String()}}}}}
+	routes := &fleet.Routes{Active: &fleet.Route{Generation: 1, Revision: "r1",
+		Instances: []fleet.Endpoint{{Instance: 1, Network: "tcp", Address: backend.Listener.Addr().String()}}}}
 	h, err := NewHasher(benchSecret)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p, err := New(Options{Source: src, Hasher: h, SessionCookie: "SID", Observer: obs,
+	p, err := New(Options{Hasher: h, SessionCookie: "SID", Observer: obs,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
 	}
+	p.Publish(routes)
 	return p, serveProxy(tb, p, ServerOptions{}).URL
 }
-
-// benchSource is a Source that never changes.
-type benchSource struct{ r *Routes }
-
-func (s *benchSource) Routes() *Routes { return s.r }
 
 // benchClient is a keep-alive client with enough idle connections for the
 // parallel benchmarks (http.DefaultTransport keeps 2 per host, which would
@@ -297,10 +294,10 @@ func BenchmarkAffinityIssued(b *testing.B) {
 }
 
 // benchPins fills a pin table with n sessions and returns their keys.
-func benchPins(n int) (*pinTable, []SessionKey) {
+func benchPins(n int) (*pinTable, []fleet.SessionKey) {
 	h, _ := NewHasher(benchSecret)
 	t := newPinTable(newStatsTable(), time.Minute)
-	keys := make([]SessionKey, n)
+	keys := make([]fleet.SessionKey, n)
 	now := time.Now()
 	for i := range keys {
 		keys[i] = h.Key(fmt.Sprint("session-", i))

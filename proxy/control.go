@@ -3,25 +3,17 @@ package proxy
 import (
 	"context"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
-// Usage is what keeps a generation alive.
-type Usage struct {
-	Sessions int // pinned sessions
-	InFlight int // requests being answered
-	Upgraded int // open upgraded (WebSocket) connections
-}
-
-// Idle reports whether nothing keeps the generation alive.
-func (u Usage) Idle() bool { return u.Sessions == 0 && u.InFlight == 0 && u.Upgraded == 0 }
-
 // Usage reports a generation's counters.
-func (p *Proxy) Usage(gen int) Usage {
+func (p *Proxy) Usage(gen int) fleet.Usage {
 	s := p.stats.lookup(gen)
 	if s == nil {
-		return Usage{}
+		return fleet.Usage{}
 	}
-	return Usage{Sessions: int(s.sessions.Load()), InFlight: int(s.inFlight.Load()), Upgraded: int(s.upgraded.Load())}
+	return fleet.Usage{Sessions: int(s.sessions.Load()), InFlight: int(s.inFlight.Load()), Upgraded: int(s.upgraded.Load())}
 }
 
 // DropGeneration ends every pin of gen (it died or was forced out) and
@@ -37,12 +29,12 @@ func (p *Proxy) DropInstance(gen, inst int) int {
 
 // drop buries the keys of sessions the gateway ended itself, for as long as
 // their affinity cookies could still be fresh.
-func (p *Proxy) drop(keys []SessionKey) int {
+func (p *Proxy) drop(keys []fleet.SessionKey) int {
 	if len(keys) == 0 {
 		return 0
 	}
 	p.pins.bury(keys, p.o.Now().Add(p.o.IdleTimeout))
-	p.o.Notify()
+	p.pinsChanged()
 	return len(keys)
 }
 
@@ -51,26 +43,26 @@ func (p *Proxy) Forget(gen int) { p.stats.forget(gen) }
 
 // EndSession removes one pin, as an admin would; the session's next request
 // goes to the active generation.
-func (p *Proxy) EndSession(key SessionKey) bool {
+func (p *Proxy) EndSession(key fleet.SessionKey) bool {
 	_, ok := p.pins.remove(key)
 	if ok {
-		p.drop([]SessionKey{key})
+		p.drop([]fleet.SessionKey{key})
 	}
 	return ok
 }
 
 // Pins lists every pin with its last-seen time.
-func (p *Proxy) Pins() []Pin { return p.pins.list() }
+func (p *Proxy) Pins() []fleet.Pin { return p.pins.list() }
 
 // RecentPins lists, per generation, the n pins seen most recently, most
 // recent first: a scan of the table that keeps n per generation, never a
 // copy of it, for a console showing a few of a million.
-func (p *Proxy) RecentPins(n int) []Pin { return p.pins.recent(n) }
+func (p *Proxy) RecentPins(n int) []fleet.Pin { return p.pins.recent(n) }
 
 // RestorePins adds pins an earlier run saved in the supervisor's state file
 // (before pins had a store of their own). Pins whose last-seen time is older
 // than the idle timeout are not restored.
-func (p *Proxy) RestorePins(pins []Pin) (restored int) {
+func (p *Proxy) RestorePins(pins []fleet.Pin) (restored int) {
 	cutoff := p.o.Now().Add(-p.o.IdleTimeout)
 	for _, pn := range pins {
 		if pn.LastSeen.Before(cutoff) {
@@ -92,7 +84,7 @@ func (p *Proxy) KeepPins(alive func(gen, inst int) bool) map[int]int {
 		lost[gen] = len(keys)
 	}
 	if len(lost) > 0 {
-		p.o.Notify()
+		p.pinsChanged()
 	}
 	return lost
 }
@@ -126,7 +118,7 @@ func (p *Proxy) ExpireIdle(now time.Time) map[int]int {
 		p.log.Info("sessions expired", "generation", gen, "count", len(keys), "idle_timeout", p.o.IdleTimeout)
 	}
 	if len(removed) > 0 {
-		p.o.Notify()
+		p.pinsChanged()
 	}
 	return removed
 }

@@ -24,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // waitLimit bounds every wait of these tests: reaching it is a failure,
@@ -33,7 +35,6 @@ const waitLimit = 5 * time.Second
 // engine is a Proxy whose only generation (1) has one instance.
 type engine struct {
 	p    *Proxy
-	src  *staticSource
 	addr string // the proxy's
 }
 
@@ -43,9 +44,8 @@ func newEngine(t testing.TB, so ServerOptions) *engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &engine{src: &staticSource{}}
-	e.src.set(&Routes{})
-	e.p, err = New(Options{Source: e.src, Hasher: h, SessionCookie: "SID", Logger: slog.New(slog.DiscardHandler)})
+	e := &engine{}
+	e.p, err = New(Options{Hasher: h, SessionCookie: "SID", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +72,8 @@ func newEngine(t testing.TB, so ServerOptions) *engine {
 
 // use routes every request to the worker at addr.
 func (e *engine) use(addr string) {
-	e.src.set(&Routes{Active: &Generation{ID: 1, Revision: "r1",
-		Instances: []Instance{{Index: 1, Network: "tcp", Address: addr}}}})
+	e.p.Publish(&fleet.Routes{Active: &fleet.Route{Generation: 1, Revision: "r1",
+		Instances: []fleet.Endpoint{{Instance: 1, Network: "tcp", Address: addr}}}})
 }
 
 // settled waits until no request of generation 1 is in flight.

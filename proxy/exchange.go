@@ -55,7 +55,7 @@ func (cc *clientConn) exchange(headLen int) bool {
 		p.observe(b.gen, status, start)
 	}
 	if t.active == nil || t.active.id != b.gen {
-		p.o.Notify()
+		signal(p.requests)
 	}
 	return keep
 }

@@ -3,29 +3,12 @@ package proxy
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"hash"
 	"sync"
+
+	"github.com/gatewayd/gateway/fleet"
 )
-
-// SessionKey is the keyed hash of a session id: what the gateway keeps,
-// persists and shows instead of the id itself.
-type SessionKey [16]byte
-
-// String is the form shown in logs, state files and admin tools.
-func (k SessionKey) String() string { return hex.EncodeToString(k[:]) }
-
-// ParseSessionKey reads the form String writes.
-func ParseSessionKey(s string) (SessionKey, error) {
-	var k SessionKey
-	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != len(k) {
-		return k, errors.New("session hash: want 32 hex digits")
-	}
-	copy(k[:], b)
-	return k, nil
-}
 
 // Hasher derives session keys and signs affinity cookies from one secret, so
 // that a restarted gateway with the same key file finds its pins again.
@@ -63,14 +46,14 @@ func derive(secret []byte, label string) []byte {
 }
 
 // Key hashes a session id. It is on the request path: pooled, no allocation.
-func (h *Hasher) Key(sessionID string) SessionKey { return h.KeyBytes(stringBytes(sessionID)) }
+func (h *Hasher) Key(sessionID string) fleet.SessionKey { return h.KeyBytes(stringBytes(sessionID)) }
 
 // KeyBytes is Key for an id still in a read buffer.
-func (h *Hasher) KeyBytes(sessionID []byte) SessionKey {
+func (h *Hasher) KeyBytes(sessionID []byte) fleet.SessionKey {
 	m := h.sessions.Get().(*macState)
 	m.h.Reset()
 	m.h.Write(sessionID)
-	var k SessionKey
+	var k fleet.SessionKey
 	copy(k[:], m.h.Sum(m.sum[:0]))
 	h.sessions.Put(m)
 	return k

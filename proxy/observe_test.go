@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // recorder is an Observer that keeps what it is told, as "gen/status".
@@ -58,9 +60,9 @@ func TestObserverSeesEveryAnswer(t *testing.T) {
 
 	dead, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead.Close()
-	f.src.set(&Routes{Active: &Generation{ID: 3, Instances: []Instance{{1, "tcp", dead.Addr().String()}}}})
+	f.proxy.Publish(&fleet.Routes{Active: &fleet.Route{Generation: 3, Instances: []fleet.Endpoint{{Instance: 1, Network: "tcp", Address: dead.Addr().String()}}}})
 	f.client(t).get("/")
-	f.src.set(&Routes{})
+	f.proxy.Publish(&fleet.Routes{})
 	f.client(t).get("/")
 
 	// The Observer runs after the client has its answer: the order of two
@@ -139,7 +141,7 @@ func TestStreamingThroughWatchWriter(t *testing.T) {
 		io.WriteString(w, "second\n")
 	})
 	s := newServer(t, backend)
-	f.src.set(&Routes{Active: &Generation{ID: 4, Instances: []Instance{{1, "tcp", s}}}})
+	f.proxy.Publish(&fleet.Routes{Active: &fleet.Route{Generation: 4, Instances: []fleet.Endpoint{{Instance: 1, Network: "tcp", Address: s}}}})
 	resp, err := http.Get(f.front.URL + "/stream")
 	if err != nil {
 		t.Fatal(err)

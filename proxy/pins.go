@@ -6,20 +6,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// Pin is a pin as reported to the supervisor and the APIs.
-type Pin struct {
-	Key        SessionKey
-	Generation int
-	Instance   int
-	LastSeen   time.Time
-}
+	"github.com/gatewayd/gateway/fleet"
+)
 
 // PinChange is the state of one pin as the pin store persists it: where the
 // session is pinned, or Generation 0 when it is not pinned any more.
 type PinChange struct {
-	Key        SessionKey
+	Key        fleet.SessionKey
 	Generation uint32
 	Instance   uint32
 	LastSeen   int64 // unix nanoseconds
@@ -51,25 +45,25 @@ type pinTable struct {
 	stale int64
 
 	endedMu sync.Mutex
-	ended   map[SessionKey]int64 // → unix nanoseconds until which it stays ended
-	endedN  atomic.Int64         // len(ended): set skips endedMu while it is 0
+	ended   map[fleet.SessionKey]int64 // → unix nanoseconds until which it stays ended
+	endedN  atomic.Int64               // len(ended): set skips endedMu while it is 0
 }
 
 type pinShard struct {
 	mu    sync.RWMutex
-	idx   map[SessionKey]uint32 // → index in slots
+	idx   map[fleet.SessionKey]uint32 // → index in slots
 	slots []pinSlot
 	free  []uint32
 
 	dirtyMu sync.Mutex // taken under mu, read-locked or not
-	dirty   []SessionKey
+	dirty   []fleet.SessionKey
 
 	_ [64]byte // keeps neighbouring shards' locks off one cache line
 }
 
 // pinSlot is one pin; gen 0 marks a free slot.
 type pinSlot struct {
-	key   SessionKey
+	key   fleet.SessionKey
 	gen   uint32
 	inst  uint32
 	seen  atomic.Int64 // unix nanoseconds
@@ -77,17 +71,17 @@ type pinSlot struct {
 }
 
 func newPinTable(stats *statsTable, stale time.Duration) *pinTable {
-	t := &pinTable{stats: stats, stale: max(int64(stale), 1), ended: make(map[SessionKey]int64)}
+	t := &pinTable{stats: stats, stale: max(int64(stale), 1), ended: make(map[fleet.SessionKey]int64)}
 	for i := range t.shards {
-		t.shards[i].idx = make(map[SessionKey]uint32)
+		t.shards[i].idx = make(map[fleet.SessionKey]uint32)
 	}
 	return t
 }
 
-func (t *pinTable) shard(k SessionKey) *pinShard { return &t.shards[k[0]] }
+func (t *pinTable) shard(k fleet.SessionKey) *pinShard { return &t.shards[k[0]] }
 
 // lookup returns where k is pinned and marks it seen at now.
-func (t *pinTable) lookup(k SessionKey, now time.Time) (gen, inst int, ok bool) {
+func (t *pinTable) lookup(k fleet.SessionKey, now time.Time) (gen, inst int, ok bool) {
 	sh := t.shard(k)
 	sh.mu.RLock()
 	i, ok := sh.idx[k]
@@ -118,7 +112,7 @@ func (sh *pinShard) markDirty(s *pinSlot) {
 }
 
 // peek returns where k is pinned without marking it seen.
-func (t *pinTable) peek(k SessionKey) (gen, inst int, ok bool) {
+func (t *pinTable) peek(k fleet.SessionKey) (gen, inst int, ok bool) {
 	sh := t.shard(k)
 	sh.mu.RLock()
 	i, ok := sh.idx[k]
@@ -130,7 +124,7 @@ func (t *pinTable) peek(k SessionKey) (gen, inst int, ok bool) {
 }
 
 // set pins k to gen/inst and reports whether anything changed.
-func (t *pinTable) set(k SessionKey, gen, inst int, now time.Time) bool {
+func (t *pinTable) set(k fleet.SessionKey, gen, inst int, now time.Time) bool {
 	sh := t.shard(k)
 	sh.mu.Lock()
 	changed := t.setLocked(sh, k, gen, inst, now.UnixNano(), true)
@@ -146,7 +140,7 @@ func (t *pinTable) set(k SessionKey, gen, inst int, now time.Time) bool {
 
 // setLocked is set under sh.mu; dirty says whether the store must hear of it
 // (not for pins it loaded itself).
-func (t *pinTable) setLocked(sh *pinShard, k SessionKey, gen, inst int, seen int64, dirty bool) bool {
+func (t *pinTable) setLocked(sh *pinShard, k fleet.SessionKey, gen, inst int, seen int64, dirty bool) bool {
 	if i, ok := sh.idx[k]; ok {
 		s := &sh.slots[i]
 		if int(s.gen) == gen && int(s.inst) == inst {
@@ -183,7 +177,7 @@ func (t *pinTable) setLocked(sh *pinShard, k SessionKey, gen, inst int, seen int
 }
 
 // remove ends k's pin and returns its generation.
-func (t *pinTable) remove(k SessionKey) (gen int, ok bool) {
+func (t *pinTable) remove(k fleet.SessionKey) (gen int, ok bool) {
 	sh := t.shard(k)
 	sh.mu.Lock()
 	i, ok := sh.idx[k]
@@ -209,8 +203,8 @@ func (t *pinTable) removeLocked(sh *pinShard, i uint32, dirty bool) {
 
 // removeWhere deletes the pins match selects, one shard at a time (a request
 // waits for at most one shard's scan), and returns their keys by generation.
-func (t *pinTable) removeWhere(match func(gen, inst int, seen int64) bool) map[int][]SessionKey {
-	removed := map[int][]SessionKey{}
+func (t *pinTable) removeWhere(match func(gen, inst int, seen int64) bool) map[int][]fleet.SessionKey {
+	removed := map[int][]fleet.SessionKey{}
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
@@ -294,11 +288,11 @@ func (t *pinTable) load(cs []PinChange) {
 	}
 }
 
-func (t *pinTable) list() []Pin {
-	out := make([]Pin, 0, t.count.Load())
+func (t *pinTable) list() []fleet.Pin {
+	out := make([]fleet.Pin, 0, t.count.Load())
 	t.each(func(cs []PinChange) error {
 		for _, c := range cs {
-			out = append(out, Pin{Key: c.Key, Generation: int(c.Generation), Instance: int(c.Instance),
+			out = append(out, fleet.Pin{Key: c.Key, Generation: int(c.Generation), Instance: int(c.Instance),
 				LastSeen: time.Unix(0, c.LastSeen)})
 		}
 		return nil
@@ -306,7 +300,7 @@ func (t *pinTable) list() []Pin {
 	return out
 }
 
-func (t *pinTable) recent(n int) []Pin {
+func (t *pinTable) recent(n int) []fleet.Pin {
 	if n <= 0 {
 		return nil
 	}
@@ -330,17 +324,17 @@ func (t *pinTable) recent(n int) []Pin {
 		}
 		return nil
 	})
-	var out []Pin
+	var out []fleet.Pin
 	for _, kept := range top {
 		slices.SortFunc(kept, func(a, b PinChange) int { return cmp.Compare(b.LastSeen, a.LastSeen) })
 		for _, c := range kept {
-			out = append(out, Pin{Key: c.Key, Generation: int(c.Generation), Instance: int(c.Instance), LastSeen: time.Unix(0, c.LastSeen)})
+			out = append(out, fleet.Pin{Key: c.Key, Generation: int(c.Generation), Instance: int(c.Instance), LastSeen: time.Unix(0, c.LastSeen)})
 		}
 	}
 	return out
 }
 
-func (t *pinTable) isEnded(k SessionKey, now time.Time) bool {
+func (t *pinTable) isEnded(k fleet.SessionKey, now time.Time) bool {
 	t.endedMu.Lock()
 	until, ok := t.ended[k]
 	t.endedMu.Unlock()
@@ -348,7 +342,7 @@ func (t *pinTable) isEnded(k SessionKey, now time.Time) bool {
 }
 
 // bury records tombstones for keys until the given time.
-func (t *pinTable) bury(keys []SessionKey, until time.Time) {
+func (t *pinTable) bury(keys []fleet.SessionKey, until time.Time) {
 	t.endedMu.Lock()
 	defer t.endedMu.Unlock()
 	for _, k := range keys {

@@ -6,17 +6,19 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
-func testKey(i int) SessionKey {
+func testKey(i int) fleet.SessionKey {
 	h, _ := NewHasher(benchSecret)
 	return h.Key(fmt.Sprint("session-", i))
 }
 
 // changes takes t's changes as a map, failing on a key taken twice.
-func changes(t *testing.T, pt *pinTable) map[SessionKey]PinChange {
+func changes(t *testing.T, pt *pinTable) map[fleet.SessionKey]PinChange {
 	t.Helper()
-	out := map[SessionKey]PinChange{}
+	out := map[fleet.SessionKey]PinChange{}
 	for _, c := range pt.takeChanges(nil) {
 		if _, dup := out[c.Key]; dup {
 			t.Errorf("key %v taken twice", c.Key)
@@ -36,7 +38,7 @@ func TestPinChangesAreTakenOnceWithTheirLatestState(t *testing.T) {
 	pt.set(c, 1, 1, now)
 	pt.remove(c) // started and ended before the store looked
 	got := changes(t, pt)
-	want := map[SessionKey]PinChange{
+	want := map[fleet.SessionKey]PinChange{
 		a: {Key: a, Generation: 2, Instance: 1, LastSeen: now.UnixNano()},
 		b: {Key: b, Generation: 1, Instance: 2, LastSeen: now.UnixNano()},
 		c: {Key: c},
@@ -113,7 +115,7 @@ func TestLoadedPinsAreNotTakenAgain(t *testing.T) {
 func TestRemoveWhereReportsAndQueuesEnds(t *testing.T) {
 	pt := newPinTable(newStatsTable(), time.Minute)
 	now := time.Now()
-	var keys []SessionKey
+	var keys []fleet.SessionKey
 	for i := range 1000 {
 		keys = append(keys, testKey(i))
 		pt.set(keys[i], 1+i%2, 1, now)
@@ -147,11 +149,11 @@ func TestRemoveWhereReportsAndQueuesEnds(t *testing.T) {
 	if after > slots+pinShards { // a shard may get a few more than it freed
 		t.Errorf("slots grew from %d to %d for 500 pins after 500 ended", slots, after)
 	}
-	var listed []SessionKey
+	var listed []fleet.SessionKey
 	for _, p := range pt.list() {
 		listed = append(listed, p.Key)
 	}
-	if len(listed) != 1000 || slices.ContainsFunc(removed[2], func(k SessionKey) bool { return slices.Contains(listed, k) }) {
+	if len(listed) != 1000 || slices.ContainsFunc(removed[2], func(k fleet.SessionKey) bool { return slices.Contains(listed, k) }) {
 		t.Errorf("list: %d pins, want 1000 without the removed ones", len(listed))
 	}
 }

@@ -7,12 +7,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // Options configure a Proxy. Zero values are replaced as documented.
 type Options struct {
-	// Source tells which generations exist. Required.
-	Source Source
 	// Hasher keys session ids and signs affinity cookies. Required.
 	Hasher *Hasher
 	// SessionCookie is the app's session cookie. If empty, "JSESSIONID".
@@ -35,10 +35,6 @@ type Options struct {
 	// Observer is told about every request answered, for metrics. If nil,
 	// nothing is.
 	Observer Observer
-	// Notify is called (never blocking the caller for long) when pins are
-	// created or removed, or when a generation other than the active one may
-	// have become idle. If nil, nothing is called.
-	Notify func()
 	// Logger receives the proxy's logs. If nil, slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. If nil, time.Now.
@@ -54,10 +50,15 @@ type Proxy struct {
 	stats  *statsTable
 	pins   *pinTable
 
-	mu  sync.Mutex // serialises compile
-	cur atomic.Pointer[table]
+	routes atomic.Pointer[fleet.Routes] // as last published
+	mu     sync.Mutex                   // serialises compile
+	cur    atomic.Pointer[table]
 
 	scope atomic.Pointer[cookieScope] // of the app's session cookie, once seen
+
+	// Signals for the parts built on the proxy, which listen rather than
+	// being called: see SessionsChanged, RequestsDone and PinsQueued.
+	sessions, requests, queued chan struct{}
 
 	rejected atomic.Int64 // affinity cookies ignored
 	switched atomic.Int64 // sessions moved by the switch path
@@ -74,8 +75,8 @@ type Proxy struct {
 
 // New checks o, fills in defaults, and returns a Proxy.
 func New(o Options) (*Proxy, error) {
-	if o.Source == nil || o.Hasher == nil {
-		return nil, errors.New("proxy: Options.Source and Options.Hasher are required")
+	if o.Hasher == nil {
+		return nil, errors.New("proxy: Options.Hasher is required")
 	}
 	if o.SessionCookie == "" {
 		o.SessionCookie = "JSESSIONID"
@@ -89,9 +90,6 @@ func New(o Options) (*Proxy, error) {
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = 30 * time.Minute
 	}
-	if o.Notify == nil {
-		o.Notify = func() {}
-	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -99,7 +97,8 @@ func New(o Options) (*Proxy, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	p := &Proxy{o: o, log: o.Logger, logout: map[string]LogoutPath{}, stats: newStatsTable(), clock: clock, started: o.Now().Unix()}
+	p := &Proxy{o: o, log: o.Logger, logout: map[string]LogoutPath{}, stats: newStatsTable(), clock: clock, started: o.Now().Unix(),
+		sessions: make(chan struct{}, 1), requests: make(chan struct{}, 1), queued: make(chan struct{}, 1)}
 	p.pins = newPinTable(p.stats, min(o.IdleTimeout/10, time.Minute))
 	for _, l := range o.LogoutPaths {
 		if appPath([]byte(l.Path)) != l.Path {
@@ -110,10 +109,44 @@ func New(o Options) (*Proxy, error) {
 	return p, nil
 }
 
-// table returns the compiled routes for the Source's current Routes. The
+// SessionsChanged receives a signal (one may stand for several) when pins
+// started or ended: the session counts shown changed, and a detached
+// generation may have lost its last session. The supervisor listens.
+func (p *Proxy) SessionsChanged() <-chan struct{} { return p.sessions }
+
+// RequestsDone receives a signal when a request to a generation other than
+// the active one ended: it may have been the last thing keeping that
+// generation alive. The supervisor listens.
+func (p *Proxy) RequestsDone() <-chan struct{} { return p.requests }
+
+// PinsQueued receives a signal when pins started or ended, so that the pin
+// store writes them at once rather than at its next tick.
+func (p *Proxy) PinsQueued() <-chan struct{} { return p.queued }
+
+// pinsChanged signals SessionsChanged and PinsQueued. It never blocks: a
+// signal already pending stands for this one too.
+func (p *Proxy) pinsChanged() {
+	signal(p.sessions)
+	signal(p.queued)
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Publish replaces the generations that may receive requests (the
+// supervisor's, through supervisor.Traffic). r must not change afterwards:
+// requests compare it by pointer. Until the first Publish, every request
+// is answered 503.
+func (p *Proxy) Publish(r *fleet.Routes) { p.routes.Store(r) }
+
+// table returns the compiled routes for the Routes last published. The
 // common case is one atomic load and one pointer comparison.
 func (p *Proxy) table() *table {
-	src := p.o.Source.Routes()
+	src := p.routes.Load()
 	if t := p.cur.Load(); t != nil && t.src == src {
 		return t
 	}
@@ -130,7 +163,7 @@ func (p *Proxy) table() *table {
 // session is what routing learned of a request's cookies, kept for the
 // response: the session key is hashed once per request.
 type session struct {
-	key      SessionKey
+	key      fleet.SessionKey
 	has      bool   // the request carried the session cookie
 	affinity []byte // the affinity cookie's value, while routing
 	fresh    bool   // the affinity cookie needs no reissue (see keep)
@@ -166,7 +199,7 @@ func (p *Proxy) route(t *table, s *session, now time.Time) *backend {
 // ended (logout, deleted cookie, end header, idle expiry, an admin, a dead
 // worker), and bringing it back would let an ended session, or a new login
 // made with its cookies, land on an old generation again.
-func (p *Proxy) reaffine(t *table, value []byte, key SessionKey, now time.Time) *backend {
+func (p *Proxy) reaffine(t *table, value []byte, key fleet.SessionKey, now time.Time) *backend {
 	a, ok := p.o.Hasher.VerifyAffinity(value, key)
 	age := now.Sub(a.Issued)
 	if !ok || age > p.o.IdleTimeout || age < -time.Minute || a.Issued.Unix() > p.started || p.pins.isEnded(key, now) {
@@ -184,7 +217,7 @@ func (p *Proxy) reaffine(t *table, value []byte, key SessionKey, now time.Time) 
 	}
 	if b != nil && p.pins.set(key, b.gen, b.inst, now) {
 		p.log.Info("session pinned again from its affinity cookie", "session", key, "generation", b.gen, "instance", b.inst)
-		p.o.Notify()
+		p.pinsChanged()
 	}
 	return b
 }

@@ -11,13 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
-
-// staticSource is a Source whose routes a test swaps.
-type staticSource struct{ r atomic.Pointer[Routes] }
-
-func (s *staticSource) Routes() *Routes { return s.r.Load() }
-func (s *staticSource) set(r *Routes)   { s.r.Store(r) }
 
 // app is a tiny stateful backend: it names itself in every answer and
 // manages the session cookie "SID" like a web framework would.
@@ -64,31 +60,29 @@ func app(t *testing.T, name string) *httptest.Server {
 	return s
 }
 
-func gen(id int, servers ...*httptest.Server) *Generation {
-	g := &Generation{ID: id, Revision: fmt.Sprintf("r%d", id)}
+func gen(id int, servers ...*httptest.Server) *fleet.Route {
+	g := &fleet.Route{Generation: id, Revision: fmt.Sprintf("r%d", id)}
 	for i, s := range servers {
-		g.Instances = append(g.Instances, Instance{Index: i + 1, Network: "tcp", Address: s.Listener.Addr().String()})
+		g.Instances = append(g.Instances, fleet.Endpoint{Instance: i + 1, Network: "tcp", Address: s.Listener.Addr().String()})
 	}
 	return g
 }
 
 type fixture struct {
-	src   *staticSource
 	proxy *Proxy
 	front *front
-	g1    *Generation
+	g1    *fleet.Route
 }
 
 func newFixture(t *testing.T, o Options) *fixture {
 	t.Helper()
-	f := &fixture{src: &staticSource{}}
+	f := &fixture{}
 	f.g1 = gen(1, app(t, "g1"))
-	f.src.set(&Routes{Active: f.g1})
 	h, err := NewHasher([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.Source, o.Hasher, o.SessionCookie = f.src, h, "SID"
+	o.Hasher, o.SessionCookie = h, "SID"
 	if o.LogoutPaths == nil {
 		o.LogoutPaths = []LogoutPath{{Path: "/signout"}}
 	}
@@ -96,14 +90,15 @@ func newFixture(t *testing.T, o Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.proxy.Publish(&fleet.Routes{Active: f.g1})
 	f.front = serveProxy(t, f.proxy, ServerOptions{})
 	return f
 }
 
 // upgrade makes g2 active and detaches g1.
-func (f *fixture) upgrade(t *testing.T) *Generation {
+func (f *fixture) upgrade(t *testing.T) *fleet.Route {
 	g2 := gen(2, app(t, "g2"))
-	f.src.set(&Routes{Active: g2, Detached: []*Generation{f.g1}})
+	f.proxy.Publish(&fleet.Routes{Active: g2, Detached: []*fleet.Route{f.g1}})
 	return g2
 }
 
@@ -327,7 +322,7 @@ func TestAffinityCookieAttributes(t *testing.T) {
 
 func TestNoGenerationIs503(t *testing.T) {
 	f := newFixture(t, Options{})
-	f.src.set(&Routes{})
+	f.proxy.Publish(&fleet.Routes{})
 	resp, err := http.Get(f.front.URL + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -352,7 +347,7 @@ func TestWorkerFailureIs502(t *testing.T) {
 		}
 	}()
 	defer l.Close()
-	f.src.set(&Routes{Active: &Generation{ID: 3, Instances: []Instance{{1, "tcp", l.Addr().String()}}}})
+	f.proxy.Publish(&fleet.Routes{Active: &fleet.Route{Generation: 3, Instances: []fleet.Endpoint{{Instance: 1, Network: "tcp", Address: l.Addr().String()}}}})
 	resp, err := http.Get(f.front.URL + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -378,7 +373,7 @@ func TestForwardedHeaders(t *testing.T) {
 func TestNewSessionsSpreadOverInstances(t *testing.T) {
 	f := newFixture(t, Options{})
 	g := gen(5, app(t, "i1"), app(t, "i2"))
-	f.src.set(&Routes{Active: g})
+	f.proxy.Publish(&fleet.Routes{Active: g})
 	seen := map[string]int{}
 	for range 10 {
 		c := f.client(t)

@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // A request in flight when Run's context ends is answered, with
@@ -22,13 +24,12 @@ func TestShutdownAnswersWithConnectionClose(t *testing.T) {
 		io.WriteString(w, "done")
 	}))
 	defer s.Close()
-	src := &staticSource{}
-	src.set(&Routes{Active: gen(1, s)})
 	h, _ := NewHasher([]byte("0123456789abcdef0123456789abcdef"))
-	p, err := New(Options{Source: src, Hasher: h, Logger: slog.New(slog.DiscardHandler)})
+	p, err := New(Options{Hasher: h, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.Publish(&fleet.Routes{Active: gen(1, s)})
 	f := serveProxy(t, p, ServerOptions{ShutdownTimeout: waitLimit})
 	c, err := net.Dial("tcp", f.Addr)
 	if err != nil {

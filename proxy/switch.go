@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatewayd/gateway/fleet"
 	"github.com/gatewayd/gateway/proxy/internal/h1"
 )
 
@@ -78,7 +79,7 @@ func (p *Proxy) unpin(fields []h1.Field) bool {
 		return false
 	}
 	p.pins.remove(key)
-	p.drop([]SessionKey{key})
+	p.drop([]fleet.SessionKey{key})
 	p.switched.Add(1)
 	p.log.Info("session switched to the active generation", "session", key, "from_generation", from, "generation", t.active.id)
 	return true

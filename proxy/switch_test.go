@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 const switchPath = "/.gateway/switch"
@@ -148,7 +150,7 @@ func TestSwitchWithoutSessionJustRedirects(t *testing.T) {
 // one instance, and without the pin it could land on another.
 func TestSwitchOnActiveGenerationKeepsPin(t *testing.T) {
 	f := newFixture(t, Options{SwitchPath: switchPath})
-	f.src.set(&Routes{Active: gen(1, app(t, "i1"), app(t, "i2"))})
+	f.proxy.Publish(&fleet.Routes{Active: gen(1, app(t, "i1"), app(t, "i2"))})
 	a := f.client(t)
 	a.get("/login")
 	home := a.who()

@@ -1,6 +1,10 @@
 package proxy
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/gatewayd/gateway/fleet"
+)
 
 // backend is one worker instance with its pool of kept-alive connections.
 // Backends are reused across route changes, so that a detach does not drop
@@ -55,7 +59,7 @@ func (g *compiledGen) pick() *backend {
 
 // table is the compiled form of one Routes value.
 type table struct {
-	src    *Routes
+	src    *fleet.Routes
 	active *compiledGen
 	gens   map[int]*compiledGen
 }
@@ -74,7 +78,7 @@ type backendKey struct {
 
 // compile builds the table for src, reusing backends from the previous one
 // and closing the idle connections of the backends that are gone.
-func (p *Proxy) compile(src *Routes, prev *table) *table {
+func (p *Proxy) compile(src *fleet.Routes, prev *table) *table {
 	old := map[backendKey]*backend{}
 	if prev != nil {
 		for _, g := range prev.gens {
@@ -84,18 +88,18 @@ func (p *Proxy) compile(src *Routes, prev *table) *table {
 		}
 	}
 	t := &table{src: src, gens: map[int]*compiledGen{}}
-	add := func(g *Generation) *compiledGen {
-		cg := &compiledGen{id: g.ID, revision: g.Revision, stats: p.stats.get(g.ID)}
+	add := func(g *fleet.Route) *compiledGen {
+		cg := &compiledGen{id: g.Generation, revision: g.Revision, stats: p.stats.get(g.Generation)}
 		for _, in := range g.Instances {
-			k := backendKey{g.ID, in.Index, in.Network, in.Address}
+			k := backendKey{g.Generation, in.Instance, in.Network, in.Address}
 			b := old[k]
 			if b == nil {
-				b = p.newBackend(g.ID, in, cg.stats)
+				b = p.newBackend(g.Generation, in, cg.stats)
 			}
 			delete(old, k)
 			cg.backends = append(cg.backends, b)
 		}
-		t.gens[g.ID] = cg
+		t.gens[g.Generation] = cg
 		return cg
 	}
 	if src != nil {
@@ -112,8 +116,8 @@ func (p *Proxy) compile(src *Routes, prev *table) *table {
 	return t
 }
 
-func (p *Proxy) newBackend(gen int, in Instance, stats *genStats) *backend {
-	b := &backend{gen: gen, inst: in.Index, network: in.Network, address: in.Address, stats: stats}
+func (p *Proxy) newBackend(gen int, in fleet.Endpoint, stats *genStats) *backend {
+	b := &backend{gen: gen, inst: in.Instance, network: in.Network, address: in.Address, stats: stats}
 	b.pool.network, b.pool.address = in.Network, in.Address
 	return b
 }

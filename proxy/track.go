@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatewayd/gateway/fleet"
 	"github.com/gatewayd/gateway/proxy/internal/h1"
 )
 
@@ -90,7 +91,7 @@ func (p *Proxy) isEndHeader(name []byte) bool {
 // startPin pins key to the instance that set it. When the request carried
 // another pinned session, this is a rotation (a new id for the same state)
 // and the old pin goes.
-func (p *Proxy) startPin(b *backend, s *session, rotate bool, key SessionKey, secure bool, now time.Time, v *verdict) {
+func (p *Proxy) startPin(b *backend, s *session, rotate bool, key fleet.SessionKey, secure bool, now time.Time, v *verdict) {
 	if rotate && s.key != key {
 		if _, ok := p.pins.remove(s.key); ok {
 			p.log.Info("session id rotated", "session", key, "previous", s.key, "generation", b.gen, "instance", b.inst)
@@ -98,12 +99,12 @@ func (p *Proxy) startPin(b *backend, s *session, rotate bool, key SessionKey, se
 	}
 	if p.pins.set(key, b.gen, b.inst, now) {
 		p.log.Debug("session pinned", "session", key, "generation", b.gen, "instance", b.inst)
-		p.o.Notify()
+		p.pinsChanged()
 	}
 	p.setAffinity(b, key, secure, now, v)
 }
 
-func (p *Proxy) setAffinity(b *backend, key SessionKey, secure bool, now time.Time, v *verdict) {
+func (p *Proxy) setAffinity(b *backend, key fleet.SessionKey, secure bool, now time.Time, v *verdict) {
 	val := p.o.Hasher.SignAffinity(Affinity{Generation: b.gen, Instance: b.inst, Issued: now}, key)
 	v.setCookie(&http.Cookie{Name: p.o.AffinityCookie, Value: val, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: secure})
@@ -130,7 +131,7 @@ func (p *Proxy) endPin(s *session, reason string) {
 	}
 	if gen, ok := p.pins.remove(s.key); ok {
 		p.log.Debug("session ended", "session", s.key, "generation", gen, "reason", reason)
-		p.o.Notify()
+		p.pinsChanged()
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // An upgrade logs that changes to [gateway] take effect only when the
@@ -13,7 +15,7 @@ func TestUpgradeKeepsRuntimeDirectory(t *testing.T) {
 	for _, socket := range []string{"port", "fd"} {
 		t.Run(socket, func(t *testing.T) {
 			h := startHarness(t, knobs{socket: socket})
-			h.traffic.setUsage(1, Usage{Sessions: 1})
+			h.traffic.setUsage(1, fleet.Usage{Sessions: 1})
 			orig := *h.d
 			moved := orig
 			moved.rt = filepath.Join(orig.root, "moved-rt") // does not exist

@@ -2,13 +2,15 @@ package supervisor
 
 import (
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // workerExited runs on the loop when a worker's process has ended. In the
 // active generation the worker is replaced; in a detached one its sessions
 // are lost and, once no worker is left, so is the generation.
 func (s *Supervisor) workerExited(g *generation, in *instance, w Worker) {
-	if in.worker != w || (g.state != Active && g.state != Detached) {
+	if in.worker != w || (g.state != fleet.Active && g.state != fleet.Detached) {
 		return // retiring or replaced: an exit we caused
 	}
 	in.worker, in.ready = nil, false
@@ -19,7 +21,7 @@ func (s *Supervisor) workerExited(g *generation, in *instance, w Worker) {
 	if lost > 0 {
 		log.Warn("sessions lost with their worker", "event", "session-lost")
 	}
-	if g.state == Detached {
+	if g.state == fleet.Detached {
 		log.Error("worker of a detached generation crashed", "event", "crashed", "output", w.Tail())
 		if !g.live() {
 			s.lose(g, lost)
@@ -72,7 +74,7 @@ func (s *Supervisor) replace(g *generation, in *instance, delay time.Duration) {
 
 // replaced runs on the loop with the result of replace.
 func (s *Supervisor) replaced(g *generation, in, fresh *instance, err error) {
-	if g.state != Active && g.state != Detached {
+	if g.state != fleet.Active && g.state != fleet.Detached {
 		if fresh != nil {
 			s.stopLater([]*instance{fresh}, g)
 		}
@@ -97,7 +99,7 @@ func (s *Supervisor) replaced(g *generation, in, fresh *instance, err error) {
 // sessions that went with that worker. They and any left are reported as
 // lost with the generation.
 func (s *Supervisor) lose(g *generation, lost int) {
-	g.state, g.reason = Lost, "its last worker exited"
+	g.state, g.reason = fleet.Lost, "its last worker exited"
 	lost += s.o.Traffic.DropGeneration(g.id)
 	s.genLog(g).Error("generation lost: no worker left", "event", "lost", "sessions_lost", lost)
 	delete(s.gens, g.id)

@@ -17,8 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewayd/gateway/config"
+	"github.com/gatewayd/gateway/fleet"
 	"github.com/gatewayd/gateway/supervisor"
-	"github.com/gatewayd/gateway/supervisor/config"
 	"github.com/gatewayd/gateway/supervisor/process"
 )
 
@@ -28,28 +29,30 @@ import (
 // traffic is a Traffic with no sessions at all.
 type traffic struct {
 	mu   sync.Mutex
-	last supervisor.Routing
+	last *fleet.Routes
 }
 
 var _ supervisor.Traffic = (*traffic)(nil)
 
-func (t *traffic) Publish(r supervisor.Routing) {
+func (t *traffic) Publish(r *fleet.Routes) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.last = r
 }
-func (t *traffic) routing() supervisor.Routing {
+func (t *traffic) routing() *fleet.Routes {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.last
 }
-func (t *traffic) Usage(int) supervisor.Usage                        { return supervisor.Usage{} }
+func (t *traffic) SessionsChanged() <-chan struct{}                  { return nil }
+func (t *traffic) RequestsDone() <-chan struct{}                     { return nil }
+func (t *traffic) Usage(int) fleet.Usage                             { return fleet.Usage{} }
 func (t *traffic) DropGeneration(int) int                            { return 0 }
 func (t *traffic) DropInstance(int, int) int                         { return 0 }
 func (t *traffic) Forget(int)                                        {}
 func (t *traffic) CloseHeld(context.Context, int, time.Duration) int { return 0 }
 func (t *traffic) KeepPins(func(int, int) bool) map[int]int          { return nil }
-func (t *traffic) RestorePins([]supervisor.Pin) int                  { return 0 }
+func (t *traffic) RestorePins([]fleet.Pin) int                       { return 0 }
 
 // recorder is the process runner, keeping every worker it started.
 type recorder struct {

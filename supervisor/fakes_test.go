@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 var (
@@ -270,27 +272,37 @@ func envValue(env []string, key string) string {
 // generation and read back what the supervisor told it, in order.
 type fakeTraffic struct {
 	mu         sync.Mutex
-	usage      map[int]Usage
+	usage      map[int]fleet.Usage
 	usageCalls map[int]int
-	routes     []Routing
+	routes     []*fleet.Routes
 	events     []string // "drop-gen 1", "drop-inst 1/2", "forget 1", "close-held 1 50ms"
-	pins       []Pin
+	pins       []fleet.Pin
 	// instSessions are the sessions of one instance, [gen, instance]:
 	// DropInstance returns them (and takes them from the usage).
 	instSessions map[[2]int]int
+	// The proxy's signals; tests send them.
+	sessions, requests chan struct{}
 }
 
 func newFakeTraffic() *fakeTraffic {
-	return &fakeTraffic{usage: map[int]Usage{}, usageCalls: map[int]int{}, instSessions: map[[2]int]int{}}
+	return &fakeTraffic{usage: map[int]fleet.Usage{}, usageCalls: map[int]int{}, instSessions: map[[2]int]int{},
+		sessions: make(chan struct{}, 1), requests: make(chan struct{}, 1)}
 }
 
-func (f *fakeTraffic) Publish(r Routing) {
+func (f *fakeTraffic) SessionsChanged() <-chan struct{} { return f.sessions }
+func (f *fakeTraffic) RequestsDone() <-chan struct{}    { return f.requests }
+
+// sessionsChanged and requestDone signal as the proxy does.
+func (f *fakeTraffic) sessionsChanged() { f.sessions <- struct{}{} }
+func (f *fakeTraffic) requestDone()     { f.requests <- struct{}{} }
+
+func (f *fakeTraffic) Publish(r *fleet.Routes) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.routes = append(f.routes, r)
 }
 
-func (f *fakeTraffic) Usage(gen int) Usage {
+func (f *fakeTraffic) Usage(gen int) fleet.Usage {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.usageCalls[gen]++
@@ -395,7 +407,7 @@ func (f *fakeTraffic) CloseHeld(ctx context.Context, gen int, window time.Durati
 }
 
 // RestorePins takes the pins of a version 1 state file.
-func (f *fakeTraffic) RestorePins(p []Pin) int {
+func (f *fakeTraffic) RestorePins(p []fleet.Pin) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pins = append(f.pins, p...)
@@ -407,7 +419,7 @@ func (f *fakeTraffic) KeepPins(alive func(gen, inst int) bool) map[int]int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	lost := map[int]int{}
-	f.pins = slices.DeleteFunc(f.pins, func(p Pin) bool {
+	f.pins = slices.DeleteFunc(f.pins, func(p fleet.Pin) bool {
 		if !alive(p.Generation, p.Instance) {
 			lost[p.Generation]++
 			return true
@@ -417,7 +429,7 @@ func (f *fakeTraffic) KeepPins(alive func(gen, inst int) bool) map[int]int {
 	return lost
 }
 
-func (f *fakeTraffic) setUsage(gen int, u Usage) {
+func (f *fakeTraffic) setUsage(gen int, u fleet.Usage) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.usage[gen] = u
@@ -447,17 +459,17 @@ func (f *fakeTraffic) last() string {
 	return routingText(f.routes[len(f.routes)-1])
 }
 
-func (f *fakeTraffic) lastRouting() Routing {
+func (f *fakeTraffic) lastRouting() *fleet.Routes {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.routes) == 0 {
-		return Routing{}
+		return &fleet.Routes{}
 	}
 	return f.routes[len(f.routes)-1]
 }
 
-func routingText(r Routing) string {
-	route := func(rt *Route) string {
+func routingText(r *fleet.Routes) string {
+	route := func(rt *fleet.Route) string {
 		var idx []string
 		for _, e := range rt.Instances {
 			idx = append(idx, fmt.Sprint(e.Instance))

@@ -4,20 +4,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/gatewayd/gateway/supervisor/config"
-)
-
-// State is where a generation is in its lifecycle.
-type State string
-
-const (
-	Starting State = "starting"
-	Active   State = "active"
-	Detached State = "detached"
-	Retiring State = "retiring"
-	Retired  State = "retired"
-	Failed   State = "failed"
-	Lost     State = "lost"
+	"github.com/gatewayd/gateway/config"
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // generation is owned by the supervisor's loop; the goroutine that starts
@@ -27,7 +15,7 @@ type generation struct {
 	revision  string
 	dir       string // the resolved app directory
 	cfg       *config.Config
-	state     State
+	state     fleet.State
 	started   time.Time
 	detached  time.Time
 	deadline  time.Time // zero: no drain limit
@@ -77,11 +65,11 @@ func (g *generation) live() bool {
 	return false
 }
 
-func (g *generation) route() *Route {
-	r := &Route{Generation: g.id, Revision: g.revision}
+func (g *generation) route() *fleet.Route {
+	r := &fleet.Route{Generation: g.id, Revision: g.revision}
 	for _, in := range g.instances {
 		if in.ready && in.worker != nil {
-			r.Instances = append(r.Instances, Endpoint{Instance: in.index, Network: in.network, Address: in.address})
+			r.Instances = append(r.Instances, fleet.Endpoint{Instance: in.index, Network: in.network, Address: in.address})
 		}
 	}
 	return r
@@ -93,36 +81,13 @@ func (in *instance) removeSocket() {
 	}
 }
 
-// GenerationInfo is a generation as reported to admin tools.
-type GenerationInfo struct {
-	ID        int            `json:"generation"`
-	State     State          `json:"state"`
-	Revision  string         `json:"revision"`
-	Directory string         `json:"directory"`
-	Unit      string         `json:"unit,omitempty"` // the runner's unit (a scope), if it has units
-	PIDs      []int          `json:"pids"`
-	Started   time.Time      `json:"started"`
-	Detached  time.Time      `json:"detached,omitzero"`
-	Deadline  time.Time      `json:"drain_deadline,omitzero"`
-	Usage     Usage          `json:"usage"`
-	Instances []InstanceInfo `json:"instances"`
-}
-
-// InstanceInfo is one worker slot as reported to admin tools.
-type InstanceInfo struct {
-	Index   int    `json:"instance"`
-	PID     int    `json:"pid"`
-	Ready   bool   `json:"ready"`
-	Network string `json:"network"`
-	Address string `json:"address"`
-	Crashes int    `json:"crashes"`
-}
-
-func (g *generation) info(u Usage) GenerationInfo {
-	gi := GenerationInfo{ID: g.id, State: g.state, Revision: g.revision, Directory: g.dir,
+// info is the generation as admin tools see it; unit names its unit, if
+// the runner has units.
+func (g *generation) info(u fleet.Usage, unit string) fleet.Generation {
+	gi := fleet.Generation{ID: g.id, State: g.state, Revision: g.revision, Directory: g.dir, Unit: unit,
 		Started: g.started, Detached: g.detached, Deadline: g.deadline, Usage: u}
 	for _, in := range g.instances {
-		ii := InstanceInfo{Index: in.index, Ready: in.ready, Network: in.network, Address: in.address, Crashes: in.crashes}
+		ii := fleet.Instance{Index: in.index, Ready: in.ready, Network: in.network, Address: in.address, Crashes: in.crashes}
 		if in.worker != nil {
 			ii.PID = in.worker.PID()
 			gi.PIDs = append(gi.PIDs, ii.PID)

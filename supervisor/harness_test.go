@@ -12,10 +12,12 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/gatewayd/gateway/supervisor/config"
+	"github.com/gatewayd/gateway/config"
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // waitLimit bounds every wait in these tests; a condition that is not met
@@ -204,6 +206,7 @@ type harness struct {
 	logs    *syncBuffer
 	tick    time.Duration
 	sup     *Supervisor
+	changes atomic.Int32 // OnChange calls
 
 	mu      sync.Mutex
 	next    knobs // what Load returns
@@ -253,7 +256,8 @@ func (h *harness) run() {
 		h.t.Fatalf("the test config does not parse: %v", err)
 	}
 	h.sup, err = New(Options{Config: cfg, Runner: h.runner, Traffic: h.traffic, Load: h.load, Tick: h.tick, Observer: h.obs,
-		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		OnChange: func() { h.changes.Add(1) },
+		Logger:   slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -351,7 +355,7 @@ func (h *harness) mustUpgrade(want int) {
 	}
 }
 
-func (h *harness) gens() []GenerationInfo {
+func (h *harness) gens() []fleet.Generation {
 	h.t.Helper()
 	gs, err := h.sup.Generations(h.ctx())
 	if err != nil {
@@ -360,14 +364,14 @@ func (h *harness) gens() []GenerationInfo {
 	return gs
 }
 
-func (h *harness) gen(id int) (GenerationInfo, bool) {
+func (h *harness) gen(id int) (fleet.Generation, bool) {
 	h.t.Helper()
 	for _, g := range h.gens() {
 		if g.ID == id {
 			return g, true
 		}
 	}
-	return GenerationInfo{}, false
+	return fleet.Generation{}, false
 }
 
 // states is the generations as text: "1:detached 2:active".

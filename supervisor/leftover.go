@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatewayd/gateway/fleet"
 	"github.com/gatewayd/gateway/supervisor/shim"
 )
 
@@ -32,7 +33,7 @@ func (s *Supervisor) stopLeftovers(st *stateFile, adopted map[int]*generation) {
 			continue
 		}
 		log := s.log.With("generation", g.ID)
-		if g.State == Starting {
+		if g.State == fleet.Starting {
 			log.Info("the generation was starting when the previous gateway process ended; stopping it", "event", "leftover")
 		}
 		if byUnit {

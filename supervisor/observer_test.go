@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // waitObserved waits until the Observer has been told want, in this order
@@ -25,11 +27,11 @@ func (h *harness) waitObserved(want ...string) {
 func TestObserverRetired(t *testing.T) {
 	t.Run("drained", func(t *testing.T) {
 		h := startHarness(t, knobs{})
-		h.traffic.setUsage(1, Usage{Sessions: 1})
+		h.traffic.setUsage(1, fleet.Usage{Sessions: 1})
 		h.mustUpgrade(2)
 		time.Sleep(20 * time.Millisecond)
-		h.traffic.setUsage(1, Usage{})
-		h.sup.Notify()
+		h.traffic.setUsage(1, fleet.Usage{})
+		h.traffic.sessionsChanged()
 		h.waitObserved("retired 1 drained")
 		if d := h.obs.drainedOf(1); d < 20*time.Millisecond || d > waitLimit {
 			t.Errorf("drain time: got %v, want from the detach (at least 20ms ago) to the retirement", d)
@@ -37,7 +39,7 @@ func TestObserverRetired(t *testing.T) {
 	})
 	t.Run("drain deadline", func(t *testing.T) {
 		h := startHarness(t, knobs{maxTime: "100ms"})
-		h.traffic.setUsage(1, Usage{Sessions: 3})
+		h.traffic.setUsage(1, fleet.Usage{Sessions: 3})
 		h.mustUpgrade(2)
 		h.waitObserved("sessions-lost 1 drain-deadline 3", "retired 1 forced")
 		if d := h.obs.drainedOf(1); d < 100*time.Millisecond {
@@ -46,7 +48,7 @@ func TestObserverRetired(t *testing.T) {
 	})
 	t.Run("forced by an admin", func(t *testing.T) {
 		h := startHarness(t, knobs{}, tickHour)
-		h.traffic.setUsage(1, Usage{Sessions: 2})
+		h.traffic.setUsage(1, fleet.Usage{Sessions: 2})
 		h.mustUpgrade(2)
 		if err := h.sup.Retire(h.ctx(), 1, true); err != nil {
 			t.Fatal(err)
@@ -91,8 +93,8 @@ func TestObserverSessionsLostOnRestart(t *testing.T) {
 		seen := time.Now().UTC().Format(time.RFC3339Nano)
 		state := fmt.Sprintf(`{"version": 1, "app": "t", "next_generation": 3,
 			"generations": [{"id": 2, "state": "active", "revision": "r1", "directory": "/x", "instances": [{"index": 1, "pid": 999999, "network": "tcp", "address": "127.0.0.1:1"}]}],
-			"pins": [{"session": "a", "generation": 2, "instance": 1, "last_seen": %q},
-			         {"session": "b", "generation": 2, "instance": 1, "last_seen": %q}]}`, seen, seen)
+			"pins": [{"session": "0000000000000000000000000000000a", "generation": 2, "instance": 1, "last_seen": %q},
+			         {"session": "0000000000000000000000000000000b", "generation": 2, "instance": 1, "last_seen": %q}]}`, seen, seen)
 		if err := os.WriteFile(filepath.Join(h.d.rt, "t.state.json"), []byte(state), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,8 @@ package supervisor
 import (
 	"context"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // check runs on the loop after a notification or a tick: it retires the
@@ -10,7 +12,7 @@ import (
 // drain time ran out, and saves the state if it changed.
 func (s *Supervisor) check(now time.Time) {
 	for _, g := range s.sorted() {
-		if g.state != Detached {
+		if g.state != fleet.Detached {
 			continue
 		}
 		switch u := s.o.Traffic.Usage(g.id); {
@@ -23,7 +25,7 @@ func (s *Supervisor) check(now time.Time) {
 	}
 	if s.dirty && now.Sub(s.lastSave) >= time.Second {
 		s.save()
-	} else if s.notified && now.Sub(s.lastShown) >= time.Second {
+	} else if s.stale && now.Sub(s.lastShown) >= time.Second {
 		s.changed()
 	}
 }
@@ -33,7 +35,7 @@ func (s *Supervisor) check(now time.Time) {
 // close window first; otherwise it lets requests already under way finish.
 // Sessions lost are reported as g.lossCause, LostForced if unset.
 func (s *Supervisor) retire(g *generation, reason string, force bool) {
-	g.state, g.reason, g.forced = Retiring, reason, force
+	g.state, g.reason, g.forced = fleet.Retiring, reason, force
 	if g.lossCause == "" {
 		g.lossCause = LostForced
 	}
@@ -86,10 +88,10 @@ func (s *Supervisor) stopRequested(id int) {
 	}
 	log := s.genLog(g)
 	switch g.state {
-	case Detached:
+	case fleet.Detached:
 		log.Info("the generation's unit was stopped from outside; retiring it", "event", "stop-requested")
 		s.retire(g, "its unit was stopped from outside", true)
-	case Active:
+	case fleet.Active:
 		g.stopAsked = true
 		log.Info("the active generation's unit was stopped from outside; starting a replacement first", "event", "stop-requested")
 		if s.starting == nil {
@@ -118,7 +120,7 @@ func (s *Supervisor) awaitIdle(id int, limit time.Duration) {
 }
 
 func (s *Supervisor) retired(g *generation) {
-	g.state = Retired
+	g.state = fleet.Retired
 	delete(s.gens, g.id)
 	// Sessions that requests under way started while it stopped.
 	s.sessionsLost(g.id, g.lossCause, s.o.Traffic.DropGeneration(g.id))
@@ -157,8 +159,8 @@ func (s *Supervisor) shutdown() {
 	s.log.Info("stopping all generations", "event", "stopping", "generations", len(s.gens))
 	var stopping []*generation
 	for _, g := range s.sorted() {
-		if g.state == Active || g.state == Detached {
-			g.state = Retiring
+		if g.state == fleet.Active || g.state == fleet.Detached {
+			g.state = fleet.Retiring
 			stopping = append(stopping, g)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/gatewayd/gateway/supervisor/config"
+	"github.com/gatewayd/gateway/config"
 )
 
 // WorkerSpec describes one worker process to start.

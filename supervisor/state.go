@@ -10,47 +10,25 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // stateFile is what survives a restart of the gateway, in the runtime
 // directory: the generations, so that a runner that can re-adopt workers
 // (the systemd one) finds them. It is written when generations change, never
 // because sessions did: the pins have a store of their own
-// (proxy/pinstore). Version 1 files held the pins too; they are read once
-// and their pins handed to the proxy.
+// (proxy/pinstore). Versions 1 and 2 are read too (state_legacy.go).
 type stateFile struct {
-	Version        int        `json:"version"`
-	App            string     `json:"app"`
-	Saved          time.Time  `json:"saved"`
-	NextGeneration int        `json:"next_generation"`
-	Generations    []savedGen `json:"generations"`
-	Pins           []Pin      `json:"pins,omitempty"` // version 1 only
+	Version        int                `json:"version"`
+	App            string             `json:"app"`
+	Saved          time.Time          `json:"saved"`
+	NextGeneration int                `json:"next_generation"`
+	Generations    []fleet.Generation `json:"generations"` // each instance with a running worker
+	Pins           []fleet.Pin        `json:"-"`           // from a version 1 file
 }
 
-type savedGen struct {
-	ID        int           `json:"id"`
-	State     State         `json:"state"`
-	Revision  string        `json:"revision"`
-	Directory string        `json:"directory"`
-	Started   time.Time     `json:"started"`
-	Detached  time.Time     `json:"detached,omitzero"`
-	Deadline  time.Time     `json:"drain_deadline,omitzero"`
-	Instances []savedWorker `json:"instances"`
-}
-
-type savedWorker struct {
-	Index   int    `json:"index"`
-	PID     int    `json:"pid"`
-	Network string `json:"network"`
-	Address string `json:"address"`
-}
-
-const stateVersion = 2
-
-// MaxGeneration is the highest generation number: numbers travel as 32-bit
-// unsigned integers (the affinity cookie, D-Bus) and as ints everywhere, so
-// they stay within both. Upgrades fail once it is used.
-const MaxGeneration = 1<<31 - 1
+const stateVersion = 3
 
 // maxInstance is the highest instance index a state file may name (the
 // affinity cookie carries 16 bits of it).
@@ -69,16 +47,11 @@ func (s *Supervisor) save() {
 	s.changed()
 	st := stateFile{Version: stateVersion, App: s.cfg.App.Name, Saved: time.Now(), NextGeneration: s.nextID}
 	for _, g := range s.sorted() {
-		if g.state != Active && g.state != Detached && g.state != Starting {
+		if g.state != fleet.Active && g.state != fleet.Detached && g.state != fleet.Starting {
 			continue // a starting one is saved so that its unit is stopped after a crash
 		}
-		sg := savedGen{ID: g.id, State: g.state, Revision: g.revision, Directory: g.dir,
-			Started: g.started, Detached: g.detached, Deadline: g.deadline}
-		for _, in := range g.instances {
-			if in.worker != nil {
-				sg.Instances = append(sg.Instances, savedWorker{in.index, in.worker.PID(), in.network, in.address})
-			}
-		}
+		sg := g.info(fleet.Usage{}, "")
+		sg.Instances = slices.DeleteFunc(sg.Instances, func(in fleet.Instance) bool { return in.PID == 0 })
 		st.Generations = append(st.Generations, sg)
 	}
 	if err := writeJSON(s.statePath(), st); err != nil {
@@ -157,7 +130,7 @@ func (s *Supervisor) restore() {
 		}
 	}
 	for gen, n := range lost {
-		if !slices.ContainsFunc(st.Generations, func(g savedGen) bool { return g.ID == gen }) {
+		if !slices.ContainsFunc(st.Generations, func(g fleet.Generation) bool { return g.ID == gen }) {
 			// Stopped with the previous gateway (the process runner's
 			// workers do), yet its pins were kept: say so all the same.
 			s.log.Warn(gone, "event", "session-lost", "generation", gen, "sessions_lost", n)
@@ -201,12 +174,12 @@ func (s *Supervisor) adopt(st *stateFile) map[int]*generation {
 		}
 		adopted[g.id] = g
 		s.gens[g.id] = g
-		if g.state == Active && (s.active == nil || g.id > s.active.id) {
+		if g.state == fleet.Active && (s.active == nil || g.id > s.active.id) {
 			s.active = g
 		}
 	}
 	for _, g := range adopted {
-		if g.state == Active && g != s.active {
+		if g.state == fleet.Active && g != s.active {
 			s.detach(g) // two active in a broken state file: the newest wins
 		}
 		for _, in := range g.instances {
@@ -234,7 +207,7 @@ func (s *Supervisor) adopt(st *stateFile) map[int]*generation {
 	return adopted
 }
 
-func (s *Supervisor) adoptOne(ctx context.Context, a Adopter, sg savedGen) *generation {
+func (s *Supervisor) adoptOne(ctx context.Context, a Adopter, sg fleet.Generation) *generation {
 	pids := make([]int, len(sg.Instances))
 	for i, w := range sg.Instances {
 		pids[i] = w.PID
@@ -244,7 +217,7 @@ func (s *Supervisor) adoptOne(ctx context.Context, a Adopter, sg savedGen) *gene
 		s.log.Error("re-adopting a generation failed", "generation", sg.ID, "error", err)
 		return nil
 	}
-	if len(workers) == 0 || (sg.State != Active && sg.State != Detached) {
+	if len(workers) == 0 || (sg.State != fleet.Active && sg.State != fleet.Detached) {
 		return nil
 	}
 	byPID := map[int]Worker{}
@@ -273,12 +246,24 @@ func readState(path, app string) (*stateFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	var st stateFile
-	if err := json.Unmarshal(data, &st); err != nil {
+	var head struct {
+		Version int `json:"version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", path, err)
 	}
-	if st.Version != 1 && st.Version != stateVersion {
-		return nil, fmt.Errorf("%s: state version %d, this gateway reads versions 1 and %d", path, st.Version, stateVersion)
+	var st *stateFile
+	switch head.Version {
+	case stateVersion:
+		st = &stateFile{}
+		err = json.Unmarshal(data, st)
+	case 1, 2:
+		st, err = readLegacyState(data)
+	default:
+		return nil, fmt.Errorf("%s: state version %d, this gateway reads versions 1 to %d", path, head.Version, stateVersion)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", path, err)
 	}
 	if st.App != app {
 		return nil, fmt.Errorf("%s: the state of app %q, and this gateway runs app %q", path, st.App, app)
@@ -286,16 +271,16 @@ func readState(path, app string) (*stateFile, error) {
 	if err := st.check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &st, nil
+	return st, nil
 }
 
 func (st *stateFile) check() error {
-	if st.NextGeneration < 0 || st.NextGeneration > MaxGeneration+1 {
-		return fmt.Errorf("next_generation %d is out of range (0 to %d)", st.NextGeneration, MaxGeneration+1)
+	if st.NextGeneration < 0 || st.NextGeneration > fleet.MaxGeneration+1 {
+		return fmt.Errorf("next_generation %d is out of range (0 to %d)", st.NextGeneration, fleet.MaxGeneration+1)
 	}
 	for _, g := range st.Generations {
-		if g.ID < 1 || g.ID > MaxGeneration {
-			return fmt.Errorf("generation %d is out of range (1 to %d)", g.ID, MaxGeneration)
+		if g.ID < 1 || g.ID > fleet.MaxGeneration {
+			return fmt.Errorf("generation %d is out of range (1 to %d)", g.ID, fleet.MaxGeneration)
 		}
 		for _, w := range g.Instances {
 			if w.Index < 1 || w.Index > maxInstance || w.PID < 1 {
@@ -304,7 +289,7 @@ func (st *stateFile) check() error {
 		}
 	}
 	for _, p := range st.Pins {
-		if p.Generation < 1 || p.Generation > MaxGeneration || p.Instance < 1 || p.Instance > maxInstance {
+		if p.Generation < 1 || p.Generation > fleet.MaxGeneration || p.Instance < 1 || p.Instance > maxInstance {
 			return fmt.Errorf("a pin names generation %d instance %d, out of range", p.Generation, p.Instance)
 		}
 	}
@@ -322,7 +307,7 @@ func (st *stateFile) check() error {
 // sessions retires when they end, like any other.)
 func (s *Supervisor) holdRecent(adopted map[int]*generation) {
 	for _, g := range adopted {
-		if g.state != Detached || !s.o.Traffic.Usage(g.id).Idle() || g.detached.Before(s.o.PinsWritten.Add(-time.Second)) {
+		if g.state != fleet.Detached || !s.o.Traffic.Usage(g.id).Idle() || g.detached.Before(s.o.PinsWritten.Add(-time.Second)) {
 			continue
 		}
 		g.hold = time.Now().Add(s.cfg.Sessions.IdleTimeout.Duration)

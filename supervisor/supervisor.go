@@ -9,16 +9,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gatewayd/gateway/supervisor/config"
+	"github.com/gatewayd/gateway/config"
+	"github.com/gatewayd/gateway/fleet"
 )
 
-// Sentinel errors callers branch on.
+// Sentinel errors callers branch on; those the fronts tell apart are
+// fleet's (fleet.ErrNoSuchGeneration, fleet.ErrInvalidState).
 var (
-	ErrUpgradeInProgress = errors.New("an upgrade is already in progress")
-	ErrStopped           = errors.New("the supervisor has stopped")
-	ErrNoSuchGeneration  = errors.New("no such generation")
-	ErrInvalidState      = errors.New("not possible in the generation's state")
-	ErrNoGenerationLeft  = errors.New("every generation number is used")
+	ErrStopped          = errors.New("the supervisor has stopped")
+	ErrNoGenerationLeft = errors.New("every generation number is used")
 )
 
 // Options configure a Supervisor.
@@ -56,7 +55,6 @@ type Supervisor struct {
 	log      *slog.Logger
 	reqs     chan func()
 	events   chan func()
-	wake     chan struct{}
 	ready    chan struct{}
 	restored chan struct{} // closed once the previous run's state is taken over
 	quit     chan struct{} // closed when Run's loop ends
@@ -75,7 +73,7 @@ type Supervisor struct {
 	watchers  int  // of which: watching a worker's exit
 	dirty     bool // the state file is behind
 	lastSave  time.Time
-	notified  bool // the proxy notified since OnChange was last called
+	stale     bool // session counts changed since OnChange was last called
 	lastShown time.Time
 	readyOnce bool
 	stopping  bool
@@ -111,7 +109,7 @@ func New(o Options) (*Supervisor, error) {
 	return &Supervisor{
 		o: o, log: o.Logger, cfg: o.Config,
 		reqs: make(chan func()), events: make(chan func()),
-		wake: make(chan struct{}, 1), ready: make(chan struct{}), restored: make(chan struct{}), quit: make(chan struct{}),
+		ready: make(chan struct{}), restored: make(chan struct{}), quit: make(chan struct{}),
 		gens: map[int]*generation{}, nextID: 1,
 	}, nil
 }
@@ -130,15 +128,6 @@ func (s *Supervisor) Restored() <-chan struct{} { return s.restored }
 
 // Done is closed when Run has returned.
 func (s *Supervisor) Done() <-chan struct{} { return s.quit }
-
-// Notify asks the loop to look at the detached generations and the state
-// file soon. It never blocks; the proxy calls it on the request path.
-func (s *Supervisor) Notify() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
 
 // Run starts the first generation and runs the loop until ctx ends, then
 // stops every worker and saves the state. It returns an error if the first
@@ -172,8 +161,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		case ev := <-s.events:
 			s.pending--
 			ev()
-		case <-s.wake:
-			s.notified = true
+		case <-s.o.Traffic.SessionsChanged():
+			s.stale = true
+			s.check(time.Now())
+		case <-s.o.Traffic.RequestsDone():
 			s.check(time.Now())
 		case now := <-tick.C:
 			s.check(now)
@@ -235,16 +226,16 @@ func (s *Supervisor) Upgrade(ctx context.Context) (int, error) {
 func (s *Supervisor) Ping(ctx context.Context) error { return s.do(ctx, func() {}) }
 
 // Generations reports every generation that is not yet retired, oldest first.
-func (s *Supervisor) Generations(ctx context.Context) ([]GenerationInfo, error) {
-	var out []GenerationInfo
+func (s *Supervisor) Generations(ctx context.Context) ([]fleet.Generation, error) {
+	var out []fleet.Generation
 	err := s.do(ctx, func() {
 		namer, _ := s.o.Runner.(UnitNamer)
 		for _, g := range s.sorted() {
-			gi := g.info(s.o.Traffic.Usage(g.id))
+			unit := ""
 			if namer != nil {
-				gi.Unit = namer.UnitName(g.id)
+				unit = namer.UnitName(g.id)
 			}
-			out = append(out, gi)
+			out = append(out, g.info(s.o.Traffic.Usage(g.id), unit))
 		}
 	})
 	return out, err
@@ -258,9 +249,9 @@ func (s *Supervisor) Detach(ctx context.Context, id int) (int, error) {
 	if derr := s.do(ctx, func() {
 		switch g := s.gens[id]; {
 		case g == nil:
-			err = fmt.Errorf("generation %d: %w", id, ErrNoSuchGeneration)
+			err = fmt.Errorf("generation %d: %w", id, fleet.ErrNoSuchGeneration)
 		case g != s.active:
-			err = fmt.Errorf("generation %d is %s: only the active generation can be detached: %w", id, g.state, ErrInvalidState)
+			err = fmt.Errorf("generation %d is %s: only the active generation can be detached: %w", id, g.state, fleet.ErrInvalidState)
 		}
 	}); derr != nil {
 		return 0, derr
@@ -285,13 +276,13 @@ func (s *Supervisor) Retire(ctx context.Context, id int, force bool) error {
 func (s *Supervisor) requestRetire(id int, force bool) error {
 	g := s.gens[id]
 	if g == nil {
-		return fmt.Errorf("generation %d: %w", id, ErrNoSuchGeneration)
+		return fmt.Errorf("generation %d: %w", id, fleet.ErrNoSuchGeneration)
 	}
-	if g.state != Detached {
-		return fmt.Errorf("generation %d is %s: only a detached generation can be retired: %w", id, g.state, ErrInvalidState)
+	if g.state != fleet.Detached {
+		return fmt.Errorf("generation %d is %s: only a detached generation can be retired: %w", id, g.state, fleet.ErrInvalidState)
 	}
 	if u := s.o.Traffic.Usage(id); !force && !u.Idle() {
-		return fmt.Errorf("generation %d still has %d sessions, %d requests and %d upgraded connections: retire it with force to drop them: %w", id, u.Sessions, u.InFlight, u.Upgraded, ErrInvalidState)
+		return fmt.Errorf("generation %d still has %d sessions, %d requests and %d upgraded connections: retire it with force to drop them: %w", id, u.Sessions, u.InFlight, u.Upgraded, fleet.ErrInvalidState)
 	}
 	s.retire(g, "retired by an admin", force)
 	return nil
@@ -308,12 +299,12 @@ func (s *Supervisor) sorted() []*generation {
 
 // publish tells the proxy which generations may receive requests.
 func (s *Supervisor) publish() {
-	var r Routing
+	r := &fleet.Routes{}
 	if s.active != nil {
 		r.Active = s.active.route()
 	}
 	for _, g := range s.sorted() {
-		if g.state == Detached {
+		if g.state == fleet.Detached {
 			r.Detached = append(r.Detached, g.route())
 		}
 	}
@@ -325,6 +316,6 @@ func (s *Supervisor) publish() {
 }
 
 func (s *Supervisor) changed() {
-	s.notified, s.lastShown = false, time.Now()
+	s.stale, s.lastShown = false, time.Now()
 	s.o.OnChange()
 }

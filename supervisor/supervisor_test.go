@@ -17,10 +17,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // get requests path from one published endpoint, as the proxy would.
-func get(e Endpoint, path string) (int, string, error) {
+func get(e fleet.Endpoint, path string) (int, string, error) {
 	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 		DisableKeepAlives: true,
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -55,7 +57,7 @@ func TestFirstGenerationBecomesActive(t *testing.T) {
 				t.Fatalf("Generations: got %d, want 1: %+v", len(gs), gs)
 			}
 			g := gs[0]
-			if g.ID != 1 || g.State != Active {
+			if g.ID != 1 || g.State != fleet.Active {
 				t.Errorf("generation: got %d %s, want 1 active", g.ID, g.State)
 			}
 			if g.Directory != r1 {
@@ -128,7 +130,7 @@ func TestUpgradeDetachesPrevious(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := startHarness(t, knobs{maxTime: c.maxTime})
-			h.traffic.setUsage(1, Usage{Sessions: 1})
+			h.traffic.setUsage(1, fleet.Usage{Sessions: 1})
 			h.mustUpgrade(2)
 
 			h.wantStates("1:detached 2:active")
@@ -154,14 +156,14 @@ func TestUpgradeDetachesPrevious(t *testing.T) {
 func TestDetachedRetiresWhenIdle(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		busy Usage
+		busy fleet.Usage
 	}{
-		{"sessions", Usage{Sessions: 1}},
-		{"requests in flight", Usage{InFlight: 1}},
-		{"upgraded connections", Usage{Upgraded: 1}},
+		{"sessions", fleet.Usage{Sessions: 1}},
+		{"requests in flight", fleet.Usage{InFlight: 1}},
+		{"upgraded connections", fleet.Usage{Upgraded: 1}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			h := startHarness(t, knobs{socket: "fd"}, tickHour) // only Notify makes it look
+			h := startHarness(t, knobs{socket: "fd"}, tickHour) // only the proxy's signals make it look
 			h.traffic.setUsage(1, c.busy)
 			h.mustUpgrade(2)
 			old := h.runner.of(1)[0]
@@ -169,10 +171,10 @@ func TestDetachedRetiresWhenIdle(t *testing.T) {
 			sock := g1.Instances[0].Address
 
 			before := h.traffic.calls(1)
-			h.sup.Notify()
-			waitFor(t, "the supervisor to look at generation 1 after Notify", func() error {
+			h.traffic.sessionsChanged()
+			waitFor(t, "the supervisor to look at generation 1 after SessionsChanged", func() error {
 				if n := h.traffic.calls(1); n <= before {
-					return fmt.Errorf("Usage(1) called %d times, as before Notify", n)
+					return fmt.Errorf("Usage(1) called %d times, as before SessionsChanged", n)
 				}
 				return nil
 			})
@@ -181,8 +183,8 @@ func TestDetachedRetiresWhenIdle(t *testing.T) {
 				t.Fatalf("%s while busy: got exited=%v signals %q, want it running", old, old.exited(), old.sigNames())
 			}
 
-			h.traffic.setUsage(1, Usage{})
-			h.sup.Notify()
+			h.traffic.setUsage(1, fleet.Usage{})
+			h.traffic.requestDone()
 			h.waitStates("2:active")
 			if !old.exited() || old.sigNames() != "terminated" {
 				t.Errorf("%s: got exited=%v signals %q, want it stopped by SIGTERM", old, old.exited(), old.sigNames())
@@ -218,7 +220,7 @@ func wantInOrder(t *testing.T, what string, got, want []string) {
 
 func TestDrainMaxTimeForcesRetire(t *testing.T) {
 	h := startHarness(t, knobs{maxTime: "100ms", closeWindow: "50ms"})
-	h.traffic.setUsage(1, Usage{Sessions: 3, Upgraded: 2})
+	h.traffic.setUsage(1, fleet.Usage{Sessions: 3, Upgraded: 2})
 	h.mustUpgrade(2)
 	g1, _ := h.gen(1)
 	old := h.runner.of(1)[0]
@@ -335,7 +337,7 @@ func TestUpgradeFailureKeepsActive(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := startHarness(t, c.k)
-			h.traffic.setUsage(1, Usage{Sessions: 1})
+			h.traffic.setUsage(1, fleet.Usage{Sessions: 1})
 			before := h.traffic.last()
 			c.setup(h)
 
@@ -418,8 +420,8 @@ func TestConcurrentUpgrade(t *testing.T) {
 	t.Run("while an upgrade is starting: the newest revision wins", func(t *testing.T) {
 		gate := make(chan struct{})
 		h := startHarness(t, knobs{})
-		h.traffic.setUsage(1, Usage{Sessions: 1})
-		h.traffic.setUsage(2, Usage{Sessions: 1}) // so that it stays, detached
+		h.traffic.setUsage(1, fleet.Usage{Sessions: 1})
+		h.traffic.setUsage(2, fleet.Usage{Sessions: 1}) // so that it stays, detached
 		h.runner.set(func(r *fakeRunner) { r.byGen[2] = behavior{gate: gate} })
 		h.d.relink(t, h.d.release("r3"))
 		first := upgrade(h)
@@ -452,7 +454,7 @@ func TestConcurrentUpgrade(t *testing.T) {
 		gate := make(chan struct{})
 		h := newHarness(t, knobs{})
 		h.runner.byGen[1] = behavior{gate: gate}
-		h.traffic.setUsage(1, Usage{Sessions: 1}) // so that it stays, detached
+		h.traffic.setUsage(1, fleet.Usage{Sessions: 1}) // so that it stays, detached
 		h.run()
 		probed(t, h, 1)
 		queued := upgrade(h)
@@ -471,7 +473,7 @@ func TestConcurrentUpgrade(t *testing.T) {
 	t.Run("a failed upgrade still runs the queued one", func(t *testing.T) {
 		gate := make(chan struct{})
 		h := startHarness(t, knobs{readyTimeout: "300ms"})
-		h.traffic.setUsage(1, Usage{Sessions: 1})                                            // so that it stays, detached
+		h.traffic.setUsage(1, fleet.Usage{Sessions: 1})                                      // so that it stays, detached
 		h.runner.set(func(r *fakeRunner) { r.byGen[2] = behavior{gate: gate, status: 500} }) // never ready
 		first := upgrade(h)
 		probed(t, h, 2)
@@ -501,7 +503,7 @@ func TestSymlinkResolvedAtStart(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := startHarness(t, knobs{revision: c.revision})
-			h.traffic.setUsage(1, Usage{Sessions: 1})
+			h.traffic.setUsage(1, fleet.Usage{Sessions: 1})
 			h.d.relink(t, h.d.release("r2"))
 			h.mustUpgrade(2)
 
@@ -568,7 +570,7 @@ func TestActiveWorkerCrashIsReplaced(t *testing.T) {
 
 			g, _ := h.gen(1)
 			in := g.Instances[0]
-			if g.State != Active || in.Crashes != c.wantCrashes {
+			if g.State != fleet.Active || in.Crashes != c.wantCrashes {
 				t.Errorf("generation 1: got %s with %d crashes, want active with %d", g.State, in.Crashes, c.wantCrashes)
 			}
 			fresh := h.runner.byPID(in.PID)
@@ -593,7 +595,7 @@ func TestActiveWorkerCrashIsReplaced(t *testing.T) {
 
 func TestDetachedWorkerCrashLosesGeneration(t *testing.T) {
 	h := startHarness(t, knobs{instances: 2})
-	h.traffic.setUsage(1, Usage{Sessions: 2})
+	h.traffic.setUsage(1, fleet.Usage{Sessions: 2})
 	h.mustUpgrade(2)
 	w := h.runner.of(1)
 	first, second := w[0], w[1]
@@ -623,7 +625,7 @@ func TestDetachedWorkerCrashLosesGeneration(t *testing.T) {
 func TestRetire(t *testing.T) {
 	for _, c := range []struct {
 		name       string
-		usage      Usage
+		usage      fleet.Usage
 		id         int
 		force      bool
 		wantIs     error
@@ -631,13 +633,13 @@ func TestRetire(t *testing.T) {
 		wantGone   bool
 		wantEvents []string
 	}{
-		{name: "unknown generation", id: 99, wantIs: ErrNoSuchGeneration, wantErr: "generation 99"},
-		{name: "the active generation", id: 2, usage: Usage{Sessions: 1}, wantErr: "generation 2 is active"},
-		{name: "sessions remain", id: 1, usage: Usage{Sessions: 2}, wantErr: "still has 2 sessions"},
-		{name: "an upgraded connection remains", id: 1, usage: Usage{Upgraded: 1}, wantErr: "1 upgraded connections"},
-		{name: "forced", id: 1, force: true, usage: Usage{Sessions: 2, Upgraded: 1}, wantGone: true,
+		{name: "unknown generation", id: 99, wantIs: fleet.ErrNoSuchGeneration, wantErr: "generation 99"},
+		{name: "the active generation", id: 2, usage: fleet.Usage{Sessions: 1}, wantErr: "generation 2 is active"},
+		{name: "sessions remain", id: 1, usage: fleet.Usage{Sessions: 2}, wantErr: "still has 2 sessions"},
+		{name: "an upgraded connection remains", id: 1, usage: fleet.Usage{Upgraded: 1}, wantErr: "1 upgraded connections"},
+		{name: "forced", id: 1, force: true, usage: fleet.Usage{Sessions: 2, Upgraded: 1}, wantGone: true,
 			wantEvents: []string{"drop-gen 1", "close-held 1 0s", "forget 1"}},
-		{name: "idle", id: 1, usage: Usage{}, wantGone: true, wantEvents: []string{"drop-gen 1", "forget 1"}},
+		{name: "idle", id: 1, usage: fleet.Usage{}, wantGone: true, wantEvents: []string{"drop-gen 1", "forget 1"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := startHarness(t, knobs{}, tickHour)
@@ -688,13 +690,13 @@ type savedState struct {
 		Revision  string `json:"revision"`
 		Directory string `json:"directory"`
 		Instances []struct {
-			Index   int    `json:"index"`
+			Index   int    `json:"instance"`
 			PID     int    `json:"pid"`
 			Network string `json:"network"`
 			Address string `json:"address"`
 		} `json:"instances"`
 	} `json:"generations"`
-	Pins []Pin `json:"pins"`
+	Pins []fleet.Pin `json:"pins"`
 }
 
 func readSaved(t *testing.T, d *dirs) savedState {
@@ -716,12 +718,12 @@ func readSaved(t *testing.T, d *dirs) savedState {
 func TestStateFile(t *testing.T) {
 	t.Run("after an upgrade, and numbering after a restart", func(t *testing.T) {
 		h := startHarness(t, knobs{instances: 2})
-		h.traffic.setUsage(1, Usage{Sessions: 1})
+		h.traffic.setUsage(1, fleet.Usage{Sessions: 1})
 		h.mustUpgrade(2)
 
 		st := readSaved(t, h.d)
-		if st.Version != 2 || st.App != "t" || st.NextGeneration != 3 {
-			t.Errorf("state file: got version %d app %q next_generation %d, want 2, t, 3", st.Version, st.App, st.NextGeneration)
+		if st.Version != 3 || st.App != "t" || st.NextGeneration != 3 {
+			t.Errorf("state file: got version %d app %q next_generation %d, want 3, t, 3", st.Version, st.App, st.NextGeneration)
 		}
 		live := h.gens()
 		if len(st.Generations) != len(live) {
@@ -761,7 +763,7 @@ func TestStateFile(t *testing.T) {
 		for _, c := range []struct{ name, state, want string }{
 			{"garbled", `{"version": 1, "next_generation": `, "decoding"},
 			{"other app", `{"version": 2, "app": "wiki", "next_generation": 4}`, `the state of app \"wiki\", and this gateway runs app \"t\"`},
-			{"future version", `{"version": 3, "app": "t", "next_generation": 4}`, "state version 3, this gateway reads versions 1 and 2"},
+			{"future version", `{"version": 4, "app": "t", "next_generation": 4}`, "state version 4, this gateway reads versions 1 to 3"},
 			{"generation out of range", `{"version": 2, "app": "t", "next_generation": 4,
 				"generations": [{"id": 4294967297, "state": "active", "instances": [{"index": 1, "pid": 999999}]}]}`,
 				"generation 4294967297 is out of range (1 to 2147483647)"},
@@ -791,18 +793,36 @@ func TestStateFile(t *testing.T) {
 		}
 	})
 
-	t.Run("generation numbers end at MaxGeneration", func(t *testing.T) {
+	t.Run("a version 2 file, from the gateway before, is read", func(t *testing.T) {
 		h := startHarness(t, knobs{}, func(h *harness) {
-			state := fmt.Sprintf(`{"version": 2, "app": "t", "next_generation": %d}`, MaxGeneration)
+			state := `{"version": 2, "app": "t", "next_generation": 7,
+				"generations": [{"id": 6, "state": "detached", "revision": "r0", "directory": "/x",
+					"drain_deadline": "2026-12-01T10:00:00Z", "instances": [{"index": 1, "pid": 999999, "network": "tcp", "address": "127.0.0.1:1"}]}]}`
 			if err := os.WriteFile(filepath.Join(h.d.rt, "t.state.json"), []byte(state), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		})
-		h.wantStates(fmt.Sprintf("%d:active", MaxGeneration))
-		if _, err := h.upgrade(); !errors.Is(err, ErrNoGenerationLeft) {
-			t.Fatalf("upgrade past MaxGeneration: got %v, want ErrNoGenerationLeft", err)
+		h.wantStates("7:active")
+		// The fake runner re-adopts nothing, so generation 6 is gone; the
+		// log names it as the file did.
+		wantContains(t, "log", h.logs.String(), "generation=6 revision=r0")
+		if st := readSaved(t, h.d); st.Version != 3 || st.NextGeneration != 8 {
+			t.Errorf("state file: got version %d next_generation %d, want 3 and 8", st.Version, st.NextGeneration)
 		}
-		h.wantStates(fmt.Sprintf("%d:active", MaxGeneration))
+	})
+
+	t.Run("generation numbers end at MaxGeneration", func(t *testing.T) {
+		h := startHarness(t, knobs{}, func(h *harness) {
+			state := fmt.Sprintf(`{"version": 2, "app": "t", "next_generation": %d}`, fleet.MaxGeneration)
+			if err := os.WriteFile(filepath.Join(h.d.rt, "t.state.json"), []byte(state), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		})
+		h.wantStates(fmt.Sprintf("%d:active", fleet.MaxGeneration))
+		if _, err := h.upgrade(); !errors.Is(err, ErrNoGenerationLeft) {
+			t.Fatalf("upgrade past fleet.MaxGeneration: got %v, want ErrNoGenerationLeft", err)
+		}
+		h.wantStates(fmt.Sprintf("%d:active", fleet.MaxGeneration))
 	})
 }
 
@@ -853,8 +873,8 @@ func TestRunFailsWhenFirstGenerationFails(t *testing.T) {
 
 func TestShutdownStopsEveryWorker(t *testing.T) {
 	h := startHarness(t, knobs{socket: "fd", instances: 2})
-	h.traffic.setUsage(1, Usage{Sessions: 1})
-	h.traffic.setUsage(2, Usage{Sessions: 1})
+	h.traffic.setUsage(1, fleet.Usage{Sessions: 1})
+	h.traffic.setUsage(2, fleet.Usage{Sessions: 1})
 	h.mustUpgrade(2)
 	h.mustUpgrade(3)
 	h.wantStates("1:detached 2:detached 3:active")
@@ -955,7 +975,7 @@ func TestRevisionMustBePrintable(t *testing.T) {
 func TestMaxGenerations(t *testing.T) {
 	h := startHarness(t, knobs{maxGenerations: 3})
 	for gen := 1; gen <= 5; gen++ {
-		h.traffic.setUsage(gen, Usage{Sessions: 1}) // nobody leaves by themselves
+		h.traffic.setUsage(gen, fleet.Usage{Sessions: 1}) // nobody leaves by themselves
 	}
 	h.mustUpgrade(2)
 	h.mustUpgrade(3)
@@ -971,4 +991,35 @@ func TestMaxGenerations(t *testing.T) {
 		return nil
 	})
 	wantContains(t, "log", h.logs.String(), "retiring the oldest detached generation", "max_generations=3")
+}
+
+// The proxy's two signals: both make the loop look at the detached
+// generations; only SessionsChanged announces new session counts
+// (OnChange, at most once a second).
+func TestSessionsChangedIsAnnounced(t *testing.T) {
+	h := startHarness(t, knobs{}, tickHour)
+	h.traffic.setUsage(1, fleet.Usage{InFlight: 1}) // detached, and kept
+	h.mustUpgrade(2)
+	time.Sleep(1100 * time.Millisecond) // past the once-a-second limit
+	before := h.changes.Load()
+	for range 3 {
+		before2 := h.traffic.calls(1)
+		h.traffic.requestDone()
+		waitFor(t, "the loop to look after RequestDone", func() error {
+			if h.traffic.calls(1) == before2 {
+				return errors.New("not yet")
+			}
+			return nil
+		})
+	}
+	if n := h.changes.Load(); n != before {
+		t.Errorf("OnChange after RequestDone: called %d times, want none", n-before)
+	}
+	h.traffic.sessionsChanged()
+	waitFor(t, "OnChange after SessionsChanged", func() error {
+		if h.changes.Load() == before {
+			return errors.New("not called")
+		}
+		return nil
+	})
 }

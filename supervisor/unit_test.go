@@ -6,17 +6,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/fleet"
 )
 
 func TestUsageIdle(t *testing.T) {
 	for _, c := range []struct {
-		u    Usage
+		u    fleet.Usage
 		want bool
 	}{
-		{Usage{}, true},
-		{Usage{Sessions: 1}, false},
-		{Usage{InFlight: 1}, false},
-		{Usage{Upgraded: 1}, false},
+		{fleet.Usage{}, true},
+		{fleet.Usage{Sessions: 1}, false},
+		{fleet.Usage{InFlight: 1}, false},
+		{fleet.Usage{Upgraded: 1}, false},
 	} {
 		if got := c.u.Idle(); got != c.want {
 			t.Errorf("%+v.Idle(): got %v, want %v", c.u, got, c.want)

@@ -11,7 +11,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/gatewayd/gateway/supervisor/config"
+	"github.com/gatewayd/gateway/config"
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // requestUpgrade runs on the loop: a broken config fails the upgrade at
@@ -80,8 +81,8 @@ func (s *Supervisor) warnRestartOnly(cfg *config.Config) {
 // The revision is resolved here, on the loop, so that a symlinked directory
 // is read once and the generation keeps that target for its life.
 func (s *Supervisor) beginUpgrade(cfg *config.Config, waiters ...chan<- upgradeResult) {
-	if s.nextID > MaxGeneration {
-		err := fmt.Errorf("generation %d would be past the last number, %d: %w", s.nextID, MaxGeneration, ErrNoGenerationLeft)
+	if s.nextID > fleet.MaxGeneration {
+		err := fmt.Errorf("generation %d would be past the last number, %d: %w", s.nextID, fleet.MaxGeneration, ErrNoGenerationLeft)
 		s.log.Error("upgrade refused", "event", "upgrade-failed", "error", err)
 		reply(waiters, upgradeResult{err: err})
 		if s.active == nil {
@@ -89,7 +90,7 @@ func (s *Supervisor) beginUpgrade(cfg *config.Config, waiters ...chan<- upgradeR
 		}
 		return
 	}
-	g := &generation{id: s.nextID, cfg: cfg, state: Starting, started: time.Now()}
+	g := &generation{id: s.nextID, cfg: cfg, state: fleet.Starting, started: time.Now()}
 	s.nextID++
 	dir, err := filepath.EvalSymlinks(cfg.App.Directory)
 	if err != nil {
@@ -152,7 +153,7 @@ func (s *Supervisor) started(g *generation, insts []*instance, err error) {
 	waiters := s.waiters
 	s.waiters = nil
 	if err != nil {
-		g.state, g.reason = Failed, err.Error()
+		g.state, g.reason = fleet.Failed, err.Error()
 		delete(s.gens, g.id)
 		if s.active != nil {
 			s.genLog(g).Error("generation failed to start; the previous generation stays active", "event", "failed",
@@ -168,12 +169,12 @@ func (s *Supervisor) started(g *generation, insts []*instance, err error) {
 	}
 	g.instances = insts
 	if s.stopping {
-		g.state = Retiring
+		g.state = fleet.Retiring
 		s.stopLater(insts, g)
 		reply(waiters, upgradeResult{gen: g.id, err: ErrStopped})
 		return
 	}
-	g.state = Active
+	g.state = fleet.Active
 	prev := s.active
 	s.active, s.cfg = g, g.cfg
 	for _, in := range insts {
@@ -186,7 +187,7 @@ func (s *Supervisor) started(g *generation, insts []*instance, err error) {
 		}
 	}
 	s.publish() // saves the state
-	s.genLog(g).Info("generation active", "event", "active", "pids", g.info(Usage{}).PIDs)
+	s.genLog(g).Info("generation active", "event", "active", "pids", g.info(fleet.Usage{}, "").PIDs)
 	if !s.readyOnce {
 		s.readyOnce = true
 		close(s.ready)
@@ -206,7 +207,7 @@ func reply(waiters []chan<- upgradeResult, r upgradeResult) {
 }
 
 func (s *Supervisor) detach(g *generation) {
-	g.state = Detached
+	g.state = fleet.Detached
 	g.detached = time.Now()
 	if max := s.cfg.Drain.MaxTime.Duration; max > 0 {
 		g.deadline = g.detached.Add(max)
@@ -253,9 +254,9 @@ func (s *Supervisor) makeRoom() {
 		alive, oldest := 0, (*generation)(nil)
 		for _, g := range s.sorted() {
 			switch g.state {
-			case Starting, Active:
+			case fleet.Starting, fleet.Active:
 				alive++
-			case Detached:
+			case fleet.Detached:
 				alive++
 				if oldest == nil {
 					oldest = g

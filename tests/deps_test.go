@@ -4,35 +4,41 @@ package tests
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// The layering of docs/design.md ("Parts and import rules"), checked like tailscale's deps_test: the proxy
-// knows nothing of systemd or D-Bus, the supervisor only through its
-// systemd runner, and nothing imports cmd.
+// The layering of docs/design.md ("Layers"), checked like tailscale's
+// deps_test: fleet is a leaf; the proxy knows nothing but fleet; the
+// supervisor knows systemd only through its systemd runner; the fronts
+// (dbusapi, console) know the gateway only through fleet.Core; only cmd
+// imports daemon, and nothing imports cmd.
 func TestImportRules(t *testing.T) {
 	const mod = "github.com/gatewayd/gateway/"
 	rules := []struct {
 		pkg       string
 		forbidden []string
-		stdOnly   bool
+		only      []string // with the standard library and the package's own subpackages; nil: any
 	}{
-		{pkg: "./proxy/...", stdOnly: true},
-		{pkg: "./examples/...", stdOnly: true},
-		{pkg: "./supervisor", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy", mod + "dbusapi", mod + "cmd"}},
-		{pkg: "./supervisor/config", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy"}},
-		{pkg: "./unitgen", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy", mod + "supervisor/systemd"}},
+		{pkg: "./fleet", only: []string{}},
+		{pkg: "./proxy/...", only: []string{mod + "fleet"}},
+		{pkg: "./examples/...", only: []string{}},
+		{pkg: "./supervisor", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy", mod + "dbusapi", mod + "console", mod + "daemon", mod + "cmd"}},
+		{pkg: "./config", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy", mod + "supervisor", mod + "daemon"}},
+		{pkg: "./unitgen", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy", mod + "supervisor", mod + "daemon"}},
 		{pkg: "./supervisor/process", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy"}},
-		// The admin console is a front of dbusapi.Core, like the D-Bus API:
-		// the standard library, dbusapi and bcrypt.
-		{pkg: "./dbusapi/admin", forbidden: []string{"github.com/coreos/go-systemd", mod + "supervisor", mod + "proxy", mod + "cmd"}},
+		// The fronts: the D-Bus API and the admin console, on fleet.Core.
+		{pkg: "./dbusapi", forbidden: []string{mod + "supervisor", mod + "proxy", mod + "console", mod + "daemon", mod + "cmd"}},
+		{pkg: "./console", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "dbusapi", mod + "supervisor", mod + "proxy", mod + "daemon", mod + "cmd"}},
+		{pkg: "./internal/journald", only: []string{"github.com/coreos/go-systemd/v22/journal"}},
 	}
 	for _, r := range rules {
 		t.Run(r.pkg, func(t *testing.T) {
+			own := mod + strings.TrimSuffix(strings.TrimPrefix(r.pkg, "./"), "/...")
 			for _, dep := range deps(t, r.pkg) {
-				if r.stdOnly && !isStd(dep) && !strings.HasPrefix(dep, mod+strings.Trim(r.pkg, "./.")) {
-					t.Errorf("%s depends on %s: only the standard library is allowed", r.pkg, dep)
+				if r.only != nil && !isStd(dep) && !strings.HasPrefix(dep, own) && !slices.ContainsFunc(r.only, func(o string) bool { return strings.HasPrefix(dep, o) }) {
+					t.Errorf("%s depends on %s: only the standard library and %q are allowed", r.pkg, dep, r.only)
 				}
 				for _, f := range r.forbidden {
 					if strings.HasPrefix(dep, f) {
@@ -42,7 +48,7 @@ func TestImportRules(t *testing.T) {
 			}
 		})
 	}
-	t.Run("nothing imports cmd", func(t *testing.T) {
+	t.Run("only cmd imports daemon, nothing imports cmd", func(t *testing.T) {
 		out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}: {{join .Imports " "}}`, "../...").Output()
 		if err != nil {
 			t.Fatal(err)
@@ -51,6 +57,9 @@ func TestImportRules(t *testing.T) {
 			pkg, imports, _ := strings.Cut(line, ": ")
 			if strings.Contains(" "+imports+" ", " "+mod+"cmd/") {
 				t.Errorf("%s imports a cmd package", pkg)
+			}
+			if strings.Contains(" "+imports+" ", " "+mod+"daemon ") && !strings.HasPrefix(pkg, mod+"cmd/") {
+				t.Errorf("%s imports daemon", pkg)
 			}
 		}
 	})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatewayd/gateway/dbusapi"
 	"github.com/gatewayd/gateway/dbusapi/dbustest"
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // TestMain lets the test binary act as a D-Bus client under another uid.
@@ -46,7 +47,7 @@ func policyClient(addr string) int {
 		{dbusapi.Interface + ".Upgrade", nil},
 		{dbusapi.Interface + ".Retire", []any{uint32(1), true}},
 		{dbusapi.Interface + ".ListSessions", nil},
-		{dbusapi.Interface + ".EndSession", []any{"00"}},
+		{dbusapi.Interface + ".EndSession", []any{"00000000000000000000000000000000"}},
 	}
 	for _, c := range calls {
 		err := obj.Call(c.name, 0, c.args...).Err
@@ -65,17 +66,15 @@ func policyClient(addr string) int {
 
 type allowAll struct{}
 
-func (allowAll) Upgrade(context.Context) (int, error)                { return 2, nil }
-func (allowAll) Detach(context.Context, int) (int, error)            { return 2, nil }
-func (allowAll) Retire(context.Context, int, bool) error             { return nil }
-func (allowAll) EndSession(context.Context, string) error            { return nil }
-func (allowAll) PinStore(context.Context) (dbusapi.PinStore, error)  { return dbusapi.PinStore{}, nil }
-func (allowAll) Sessions(context.Context) ([]dbusapi.Session, error) { return nil, nil }
-func (allowAll) RecentSessions(context.Context, int) ([]dbusapi.Session, error) {
-	return nil, nil
-}
-func (allowAll) Generations(context.Context) ([]dbusapi.Generation, error) {
-	return []dbusapi.Generation{{ID: 1, State: "active"}}, nil
+func (allowAll) Upgrade(context.Context) (int, error)                     { return 2, nil }
+func (allowAll) Detach(context.Context, int) (int, error)                 { return 2, nil }
+func (allowAll) Retire(context.Context, int, bool) error                  { return nil }
+func (allowAll) EndSession(context.Context, fleet.SessionKey) error       { return nil }
+func (allowAll) PinStore(context.Context) (fleet.PinStore, error)         { return fleet.PinStore{}, nil }
+func (allowAll) Sessions(context.Context) ([]fleet.Pin, error)            { return nil, nil }
+func (allowAll) RecentSessions(context.Context, int) ([]fleet.Pin, error) { return nil, nil }
+func (allowAll) Generations(context.Context) ([]fleet.Generation, error) {
+	return []fleet.Generation{{ID: 1, State: fleet.Active}}, nil
 }
 
 // The shipped policy file on a bus configured like the system bus: root

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewayd/gateway/supervisor/config"
+	"github.com/gatewayd/gateway/config"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from what Render returns")

@@ -26,7 +26,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/gatewayd/gateway/supervisor/config"
+	"github.com/gatewayd/gateway/config"
 	"github.com/gatewayd/gateway/unitgen"
 )
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatewayd/gateway/supervisor/config"
+	"github.com/gatewayd/gateway/config"
 	"github.com/gatewayd/gateway/unitgen"
 	"github.com/gatewayd/gateway/unitgen/sdverify"
 )

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/gatewayd/gateway/dbusapi"
+	"github.com/gatewayd/gateway/fleet"
 )
 
 // gateway is what the commands ask of a gateway: the subset of
@@ -18,8 +19,8 @@ import (
 // answers like one.
 type gateway interface {
 	Properties(ctx context.Context) (dbusapi.Properties, error)
-	Generations(ctx context.Context) ([]dbusapi.Generation, error)
-	Sessions(ctx context.Context) ([]dbusapi.Session, error)
+	Generations(ctx context.Context) ([]fleet.Generation, error)
+	Sessions(ctx context.Context) ([]fleet.Pin, error)
 	Upgrade(ctx context.Context) (int, error)
 	Detach(ctx context.Context, gen int) (int, error)
 	Retire(ctx context.Context, gen int, force bool) error
@@ -240,7 +241,10 @@ func generations(ctx context.Context, gw gateway, o *options, w io.Writer) error
 		return fmt.Errorf("listing the generations: %w", err)
 	}
 	if o.json {
-		return writeJSON(w, dbusapi.GenerationStatuses(gens))
+		if gens == nil {
+			gens = []fleet.Generation{} // an empty array, not null
+		}
+		return writeJSON(w, gens)
 	}
 	return writeGenerations(w, gens, o.now)
 }
@@ -251,13 +255,16 @@ func sessions(ctx context.Context, gw gateway, o *options, w io.Writer) error {
 		return fmt.Errorf("listing the sessions: %w", err)
 	}
 	if o.generation != 0 {
-		ss = slices.DeleteFunc(ss, func(s dbusapi.Session) bool { return s.Generation != uint32(o.generation) })
+		ss = slices.DeleteFunc(ss, func(s fleet.Pin) bool { return s.Generation != int(o.generation) })
 	}
 	sortSessions(ss)
 	if o.json {
-		return writeJSON(w, dbusapi.SessionStatuses(ss))
+		if ss == nil {
+			ss = []fleet.Pin{} // an empty array, not null
+		}
+		return writeJSON(w, ss)
 	}
-	return writeSessions(w, ss)
+	return writeSessions(w, ss, o.now)
 }
 
 func upgrade(ctx context.Context, gw gateway, o *options, w io.Writer) error {
@@ -303,17 +310,8 @@ func endSession(ctx context.Context, gw gateway, o *options, w io.Writer) error 
 // more call; if that fails, the line goes without it: the upgrade itself
 // succeeded.
 func activeLine(ctx context.Context, gw gateway, gen int) string {
-	line := fmt.Sprintf("generation %d is active", gen)
-	gens, err := gw.Generations(ctx)
-	if err != nil {
-		return line
-	}
-	for _, g := range gens {
-		if int(g.ID) == gen {
-			return fmt.Sprintf("%s (revision %s)", line, g.Revision)
-		}
-	}
-	return line
+	gens, _ := gw.Generations(ctx)
+	return fleet.ActiveLine(gens, gen)
 }
 
 // helpCommand is `gatewayctl help [COMMAND]`.

@@ -7,47 +7,6 @@ import (
 	"time"
 )
 
-func TestSpan(t *testing.T) {
-	tests := []struct {
-		d    time.Duration
-		want string
-	}{
-		{0, "0s"},
-		{900 * time.Millisecond, "0s"},
-		{45 * time.Second, "45s"},
-		{3*time.Minute + 12*time.Second, "3m12s"},
-		{5 * time.Minute, "5m"},
-		{7*time.Hour + 59*time.Minute + 59*time.Second, "7h59m"},
-		{time.Hour + 30*time.Second, "1h"},
-		{51*time.Hour + 10*time.Minute, "2d3h"},
-		{48 * time.Hour, "2d"},
-		{-90 * time.Second, "1m30s"},
-	}
-	for _, tt := range tests {
-		if got := span(tt.d); got != tt.want {
-			t.Errorf("span(%v): got %q, want %q", tt.d, got, tt.want)
-		}
-	}
-}
-
-func TestRelative(t *testing.T) {
-	now := time.Date(2026, 11, 20, 13, 16, 17, 0, time.UTC)
-	tests := []struct {
-		t    time.Time
-		want string
-	}{
-		{now.Add(-(3*time.Minute + 12*time.Second)), "3m12s ago"},
-		{now.Add(7*time.Hour + 59*time.Minute + 30*time.Second), "in 7h59m"},
-		{now.Add(-300 * time.Millisecond), "now"},
-		{now, "now"},
-	}
-	for _, tt := range tests {
-		if got := relative(tt.t, now); got != tt.want {
-			t.Errorf("relative(%v): got %q, want %q", tt.t, got, tt.want)
-		}
-	}
-}
-
 func TestParseArgs(t *testing.T) {
 	tests := []struct {
 		args []string

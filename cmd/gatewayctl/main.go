@@ -161,8 +161,6 @@ func hint(err error) string {
 		return "gatewayctl generations lists the generations"
 	case dbusapi.ErrNameNoSuchSession:
 		return "gatewayctl sessions lists the sessions"
-	case dbusapi.ErrNameUpgradeInProgress:
-		return "wait for it to end: gatewayctl status shows the generation starting"
 	}
 	return ""
 }

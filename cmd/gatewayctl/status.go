@@ -3,25 +3,18 @@ package main
 import (
 	"encoding/json"
 	"io"
-	"time"
 
 	"github.com/gatewayd/gateway/dbusapi"
+	"github.com/gatewayd/gateway/fleet"
 )
 
-// The JSON that --json prints is dbusapi's status document (dbusapi.Status
-// and its parts), shared with the admin console's /api/status.
-
-// statusJSON is `gatewayctl status --json`: the gateway's identity from
-// the properties, everything else from the one snapshot of ListGenerations
-// (see dbusapi.NewStatus).
-func statusJSON(props dbusapi.Properties, gens []dbusapi.Generation) dbusapi.Status {
-	st := dbusapi.NewStatus(dbusapi.Info{App: props.App, Version: props.Version}, gens)
-	st.PinStore = dbusapi.NewPinStoreStatus(props.PinStore)
-	return st
+// statusJSON is `gatewayctl status --json`, the status document
+// (fleet.Status) the admin console serves at /api/status too: the
+// gateway's identity from the properties, everything else from the one
+// snapshot of ListGenerations.
+func statusJSON(props dbusapi.Properties, gens []fleet.Generation) fleet.Status {
+	return fleet.NewStatus(props.App, props.Version, gens, props.PinStore)
 }
-
-// usecTime reads the API's Unix microseconds; 0 means not set (nil).
-func usecTime(usec uint64) *time.Time { return dbusapi.USecTime(usec) }
 
 // writeJSON prints v indented, for people reading it as much as for jq.
 func writeJSON(w io.Writer, v any) error {

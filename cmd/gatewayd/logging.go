@@ -7,6 +7,8 @@ import (
 
 	"github.com/coreos/go-systemd/v22/journal"
 	"github.com/lmittmann/tint"
+
+	"github.com/gatewayd/gateway/internal/journald"
 )
 
 // newLogger chooses the handler once: journald's native protocol with
@@ -14,7 +16,7 @@ import (
 // (tint) on a terminal, plain key=value text otherwise.
 func newLogger(w *os.File, level slog.Level) *slog.Logger {
 	if ok, _ := journal.StderrIsJournalStream(); ok && journal.Enabled() {
-		return slog.New(&journalHandler{level: level})
+		return slog.New(journald.New(level))
 	}
 	if isTerminal(w) {
 		return slog.New(tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly}))

@@ -6,17 +6,22 @@
 //
 // SIGHUP upgrades (starts a generation on the current revision and detaches
 // the previous one); SIGTERM stops accepting, lets requests finish and stops
-// the workers.
+// the workers. The daemon itself is package daemon; this is its flags, its
+// logging and the signal that stops it.
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
-	"github.com/gatewayd/gateway/supervisor/config"
+	"github.com/gatewayd/gateway/config"
+	"github.com/gatewayd/gateway/daemon"
 	"github.com/gatewayd/gateway/supervisor/shim"
 )
 
@@ -67,6 +72,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return serve(cfg, *instance, newLogger(os.Stderr, lvl))
+}
+
+// serve runs the daemon until SIGTERM or SIGINT.
+func serve(cfg *config.Config, instance string, log *slog.Logger) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	d, err := daemon.New(cfg, daemon.Options{Instance: instance, Version: version, Logger: log})
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	if d.Run(ctx) != nil {
+		return 1 // logged by Run
+	}
+	return 0
 }
 
 func checkConfig(path string, stdout, stderr io.Writer) int {

@@ -130,7 +130,7 @@ func crashChild() {
 		}
 		// Printed before the next round makes more: made is an upper bound.
 		fmt.Println("durable " + strconv.Itoa(durable) + " made " + strconv.Itoa(made) +
-			" compactions " + strconv.FormatInt(st.Compactions, 10))
+			" compactions " + strconv.FormatInt(s.Compactions(), 10))
 		time.Sleep(time.Millisecond)
 	}
 }

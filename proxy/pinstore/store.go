@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatewayd/gateway/fleet"
 	"github.com/gatewayd/gateway/proxy"
 )
 
@@ -27,6 +28,9 @@ type Table interface {
 	EachPin(func([]proxy.PinChange) error) error
 	LoadPins([]proxy.PinChange)
 	PinCount() int
+	// PinsQueued signals pins that started or ended: written at once
+	// rather than at the next tick.
+	PinsQueued() <-chan struct{}
 }
 
 // Options configure a Store. Zero values are replaced as documented.
@@ -51,17 +55,6 @@ type Options struct {
 	Logger  *slog.Logger // If nil, slog.Default().
 }
 
-// Status is what the store reports of itself, for the status document and
-// metrics.
-type Status struct {
-	Path        string
-	Bytes       int64     // the file's size as last written
-	LastWrite   time.Time // the last successful write; zero if none
-	LastError   string    // the error of the last write if it failed, else ""
-	Failures    int64     // failed writes since the gateway started
-	Compactions int64
-}
-
 // Store writes a Table's pin changes to a file. Create it with Open, which
 // loads the pins the file holds; then Run writes.
 type Store struct {
@@ -82,8 +75,9 @@ type Store struct {
 
 	poke chan struct{}
 
-	mu sync.Mutex
-	st Status
+	mu          sync.Mutex
+	st          fleet.PinStore // what Status reports
+	compactions int64
 }
 
 // Open reads the pins of o.Path into o.Table. A missing file is an empty
@@ -110,7 +104,7 @@ func Open(o Options) (*Store, error) {
 	if o.OnError == nil {
 		o.OnError = func() {}
 	}
-	s := &Store{o: o, log: o.Logger, st: Status{Path: o.Path}, poke: make(chan struct{}, 1)}
+	s := &Store{o: o, log: o.Logger, st: fleet.PinStore{Path: o.Path}, poke: make(chan struct{}, 1)}
 	f, err := os.Open(o.Path)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.rewrite = true
@@ -178,8 +172,15 @@ func (s *Store) load(f *os.File) error {
 }
 
 // Status reports the store's state; safe from any goroutine.
-func (s *Store) Status() Status {
+func (s *Store) Status() fleet.PinStore {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.st
+}
+
+// Compactions counts the compactions since the store opened.
+func (s *Store) Compactions() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.compactions
 }

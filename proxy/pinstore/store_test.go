@@ -11,20 +11,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewayd/gateway/fleet"
 	"github.com/gatewayd/gateway/proxy"
 	"github.com/gatewayd/gateway/tests/gwtest"
 )
-
-type noRoutes struct{}
-
-func (noRoutes) Routes() *proxy.Routes { return nil }
 
 var hasher, _ = proxy.NewHasher([]byte("pinstore test secret, 32 bytes!!"))
 
 func newProxy(testing.TB) *proxy.Proxy {
 	// A day of idle timeout, so that tests can add pins the store's hour
 	// of idle timeout does not load.
-	p, err := proxy.New(proxy.Options{Source: noRoutes{}, Hasher: hasher, IdleTimeout: 24 * time.Hour,
+	p, err := proxy.New(proxy.Options{Hasher: hasher, IdleTimeout: 24 * time.Hour,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
@@ -32,13 +29,13 @@ func newProxy(testing.TB) *proxy.Proxy {
 	return p
 }
 
-func key(i int) proxy.SessionKey { return hasher.Key(fmt.Sprint("session-", i)) }
+func key(i int) fleet.SessionKey { return hasher.Key(fmt.Sprint("session-", i)) }
 
 // pin adds or moves pins i in [from, to) to gen, last seen at seen.
 func pin(p *proxy.Proxy, from, to, gen int, seen time.Time) {
-	var ps []proxy.Pin
+	var ps []fleet.Pin
 	for i := from; i < to; i++ {
-		ps = append(ps, proxy.Pin{Key: key(i), Generation: gen, Instance: 1 + i%2, LastSeen: seen})
+		ps = append(ps, fleet.Pin{Key: key(i), Generation: gen, Instance: 1 + i%2, LastSeen: seen})
 	}
 	p.RestorePins(ps)
 }
@@ -59,14 +56,14 @@ func open(t testing.TB, path string, p *proxy.Proxy, logs *logBuffer) *Store {
 }
 
 // pinsOf reads path into a new proxy and returns its pins by key.
-func pinsOf(t testing.TB, path string) map[proxy.SessionKey]proxy.Pin {
+func pinsOf(t testing.TB, path string) map[fleet.SessionKey]fleet.Pin {
 	t.Helper()
 	p := newProxy(t)
 	s := open(t, path, p, nil)
 	if s.f != nil {
 		s.f.Close()
 	}
-	out := map[proxy.SessionKey]proxy.Pin{}
+	out := map[fleet.SessionKey]fleet.Pin{}
 	for _, pn := range p.Pins() {
 		out[pn.Key] = pn
 	}
@@ -112,7 +109,7 @@ func TestChangesSurviveAReopen(t *testing.T) {
 			t.Fatalf("pin %d: %+v, want generation 1 instance %d seen %v", i, pn, 1+i%2, seen)
 		}
 	}
-	if st := s.Status(); st.Bytes != fileSize(t, path) || st.LastWrite.IsZero() || st.LastError != "" {
+	if st := s.Status(); st.Bytes != fileSize(t, path) || st.LastWrite.IsZero() || st.Error != "" {
 		t.Errorf("status %+v, want the file's size %d and a last write", st, fileSize(t, path))
 	}
 }
@@ -153,7 +150,7 @@ func TestCompactionKeepsTheFileProportionalToThePins(t *testing.T) {
 			t.Fatalf("round %d: file of %d bytes for %d pins", round, size, n)
 		}
 	}
-	if c := s.Status().Compactions; c < 1 {
+	if c := s.Compactions(); c < 1 {
 		t.Fatalf("%d compactions, want at least 1", c)
 	}
 	got := pinsOf(t, path)
@@ -171,10 +168,10 @@ func TestACrashAtAnyByteLosesAtMostTheLastWrite(t *testing.T) {
 	p := newProxy(t)
 	s := open(t, path, p, nil)
 	now := time.Now().Truncate(time.Second)
-	var states []map[proxy.SessionKey]proxy.Pin // after each write
+	var states []map[fleet.SessionKey]fleet.Pin // after each write
 	var ends []int64                            // the file's size after each write
 	snapshot := func() {
-		m := map[proxy.SessionKey]proxy.Pin{}
+		m := map[fleet.SessionKey]fleet.Pin{}
 		for _, pn := range p.Pins() {
 			m[pn.Key] = pn
 		}
@@ -207,7 +204,7 @@ func TestACrashAtAnyByteLosesAtMostTheLastWrite(t *testing.T) {
 		}
 		next := states[min(k+1, len(states)-1)]
 		for key, want := range states[k] {
-			if pn, ok := got[key]; !ok && next[key] == (proxy.Pin{}) {
+			if pn, ok := got[key]; !ok && next[key] == (fleet.Pin{}) {
 				continue // ended by the interrupted write
 			} else if !ok || !samePin(pn, want) && !samePin(pn, next[key]) {
 				t.Fatalf("cut at %d: pin %v is %+v (present %v), want %+v or %+v", off, key, pn, ok, want, next[key])
@@ -221,7 +218,7 @@ func TestACrashAtAnyByteLosesAtMostTheLastWrite(t *testing.T) {
 	}
 }
 
-func samePin(a, b proxy.Pin) bool {
+func samePin(a, b fleet.Pin) bool {
 	return a.Key == b.Key && a.Generation == b.Generation && a.Instance == b.Instance && a.LastSeen.Equal(b.LastSeen)
 }
 
@@ -308,7 +305,7 @@ func TestFailingWritesBackOffAndAreLoggedOnce(t *testing.T) {
 		t.Errorf("back-offs %v, want %v", backoffs, want)
 	}
 	st := s.Status()
-	if st.Failures != 5 || !strings.Contains(st.LastError, "no such file or directory") {
+	if st.WriteFailures != 5 || !strings.Contains(st.Error, "no such file or directory") {
 		t.Errorf("status %+v: want 5 failures and the error", st)
 	}
 	if n := strings.Count(logs.String(), "writing the pins failed"); n != 1 {
@@ -316,7 +313,7 @@ func TestFailingWritesBackOffAndAreLoggedOnce(t *testing.T) {
 	}
 	os.Mkdir(dir, 0o755)
 	s.done(s.step())
-	if st := s.Status(); st.LastError != "" || st.Failures != 5 {
+	if st := s.Status(); st.Error != "" || st.WriteFailures != 5 {
 		t.Errorf("after recovery: status %+v, want no error and 5 failures counted", st)
 	}
 	if !strings.Contains(logs.String(), "writing the pins works again") || !strings.Contains(logs.String(), "failures=5") {

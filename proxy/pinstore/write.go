@@ -15,8 +15,9 @@ import (
 // test's child, which compacts often however slow the machine.)
 var minCompact int64 = 1 << 20
 
-// Poke says that pins changed: Run writes them at once if it has not
-// written for an interval, else at its next tick. It never blocks.
+// Poke says that pins changed, as Table.PinsQueued does: Run writes them at
+// once if it has not written for an interval, else at its next tick. It
+// never blocks.
 func (s *Store) Poke() {
 	select {
 	case s.poke <- struct{}{}:
@@ -24,8 +25,8 @@ func (s *Store) Poke() {
 	}
 }
 
-// Run writes the table's changes every interval (and at once when poked
-// after a quiet interval) until ctx ends, then rewrites the file once from
+// Run writes the table's changes every interval (and at once when pins
+// were queued or it was poked after a quiet interval) until ctx ends, then rewrites the file once from
 // the live pins, so that a clean stop keeps every last-seen time exactly.
 // It runs on its own goroutine; nothing on the request path or the
 // supervisor's loop waits for it.
@@ -43,6 +44,10 @@ func (s *Store) Run(ctx context.Context) {
 			}
 			return
 		case now = <-t.C:
+		case <-s.o.Table.PinsQueued():
+			if now = time.Now(); now.Sub(s.last) < s.o.Interval {
+				continue // the next tick takes it
+			}
 		case <-s.poke:
 			if now = time.Now(); now.Sub(s.last) < s.o.Interval {
 				continue // the next tick takes it
@@ -139,7 +144,7 @@ func (s *Store) compact() error {
 	}
 	s.rewrite = false
 	s.mu.Lock()
-	s.st.Compactions++
+	s.compactions++
 	s.mu.Unlock()
 	return nil
 }
@@ -183,7 +188,7 @@ func (s *Store) done(err error) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if was := s.st.LastError; err == nil && was != "" || err != nil && err.Error() != was {
+	if was := s.st.Error; err == nil && was != "" || err != nil && err.Error() != was {
 		defer s.o.OnError() // after the unlock: it may read Status
 	}
 	if err == nil {
@@ -191,11 +196,11 @@ func (s *Store) done(err error) {
 			s.log.Info("writing the pins works again", "path", s.o.Path, "failures", s.repeats+1, "last_error", s.errText)
 		}
 		s.errText, s.repeats, s.backoff, s.retryAt = "", 0, 0, time.Time{}
-		s.st.Bytes, s.st.LastWrite, s.st.LastError = s.size, now, ""
+		s.st.Bytes, s.st.LastWrite, s.st.Error = s.size, now, ""
 		return
 	}
-	s.st.Failures++
-	s.st.LastError = err.Error()
+	s.st.WriteFailures++
+	s.st.Error = err.Error()
 	s.backoff = min(max(2*s.backoff, s.o.Interval), s.o.MaxBackoff)
 	s.retryAt = now.Add(s.backoff)
 	if err.Error() == s.errText {

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewayd/gateway/config"
 	"github.com/gatewayd/gateway/supervisor"
-	"github.com/gatewayd/gateway/supervisor/config"
 	"github.com/gatewayd/gateway/supervisor/shim"
 )
 

@@ -7,20 +7,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewayd/gateway/fleet"
 	"github.com/gatewayd/gateway/proxy"
 	"github.com/gatewayd/gateway/proxy/pinstore"
 	"github.com/gatewayd/gateway/tests/gwtest"
 )
 
-type noRoutes struct{}
-
-func (noRoutes) Routes() *proxy.Routes { return nil }
-
 // pins reads the gateway's pin store as the next start would.
-func (g *gateway) pins() []proxy.Pin {
+func (g *gateway) pins() []fleet.Pin {
 	g.t.Helper()
 	h, _ := proxy.NewHasher(make([]byte, 32))
-	p, err := proxy.New(proxy.Options{Source: noRoutes{}, Hasher: h, IdleTimeout: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	p, err := proxy.New(proxy.Options{Hasher: h, IdleTimeout: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -33,9 +30,9 @@ func (g *gateway) pins() []proxy.Pin {
 
 // waitPins waits until the pin store holds n pins (it is written every
 // 250ms) and returns them.
-func (g *gateway) waitPins(n int) []proxy.Pin {
+func (g *gateway) waitPins(n int) []fleet.Pin {
 	g.t.Helper()
-	var got []proxy.Pin
+	var got []fleet.Pin
 	if !gwtest.Poll(5*time.Second, func() bool { got = g.pins(); return len(got) == n }) {
 		g.t.Fatalf("the pin store holds %d pins, want %d", len(got), n)
 	}

@@ -1,0 +1,83 @@
+package dbusapi
+
+import (
+	"time"
+
+	"github.com/gatewayd/gateway/fleet"
+)
+
+// The API's structs as they travel on the bus: fixed-size integers, times
+// as Unix microseconds (0: not set), as systemd gives its own timestamps.
+// Their field order is the signature; both ends convert from and to the
+// fleet package's shapes here, and nowhere else.
+
+// wireGeneration is a fleet.Generation: (usssauuuuttt).
+type wireGeneration struct {
+	ID           uint32
+	State        string
+	Revision     string
+	Unit         string
+	PIDs         []uint32
+	Sessions     uint32
+	InFlight     uint32
+	Upgraded     uint32
+	StartedUSec  uint64
+	DetachedUSec uint64
+	DeadlineUSec uint64
+}
+
+// wireSession is a fleet.Pin: (suuu), its idle time in whole seconds.
+type wireSession struct {
+	Hash        string
+	Generation  uint32
+	Instance    uint32
+	IdleSeconds uint32
+}
+
+func toWire(g fleet.Generation) wireGeneration {
+	w := wireGeneration{ID: uint32(g.ID), State: string(g.State), Revision: g.Revision, Unit: g.Unit,
+		PIDs: make([]uint32, len(g.PIDs)), Sessions: uint32(g.Sessions), InFlight: uint32(g.InFlight),
+		Upgraded: uint32(g.Upgraded), StartedUSec: usec(g.Started), DetachedUSec: usec(g.Detached),
+		DeadlineUSec: usec(g.Deadline)}
+	for i, p := range g.PIDs {
+		w.PIDs[i] = uint32(p)
+	}
+	return w
+}
+
+func fromWire(w wireGeneration) fleet.Generation {
+	g := fleet.Generation{ID: int(w.ID), State: fleet.State(w.State), Revision: w.Revision, Unit: w.Unit,
+		Usage:   fleet.Usage{Sessions: int(w.Sessions), InFlight: int(w.InFlight), Upgraded: int(w.Upgraded)},
+		Started: fromUSec(w.StartedUSec), Detached: fromUSec(w.DetachedUSec), Deadline: fromUSec(w.DeadlineUSec)}
+	for _, p := range w.PIDs {
+		g.PIDs = append(g.PIDs, int(p))
+	}
+	return g
+}
+
+func sessionToWire(p fleet.Pin, now time.Time) wireSession {
+	return wireSession{Hash: p.Key.String(), Generation: uint32(p.Generation), Instance: uint32(p.Instance),
+		IdleSeconds: uint32(p.Idle(now) / time.Second)}
+}
+
+// sessionFromWire turns the idle time back into a last-seen time; a hash
+// that is not one (a server of another version) is skipped.
+func sessionFromWire(w wireSession, now time.Time) (fleet.Pin, bool) {
+	k, err := fleet.ParseSessionKey(w.Hash)
+	return fleet.Pin{Key: k, Generation: int(w.Generation), Instance: int(w.Instance),
+		LastSeen: now.Add(-time.Duration(w.IdleSeconds) * time.Second)}, err == nil
+}
+
+func usec(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	return uint64(t.UnixMicro())
+}
+
+func fromUSec(u uint64) time.Time {
+	if u == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(int64(u)).UTC()
+}

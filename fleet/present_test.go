@@ -1,0 +1,68 @@
+package fleet
+
+import (
+	"testing"
+	"time"
+)
+
+func TestSpan(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{400 * time.Millisecond, "0s"},
+		{900 * time.Millisecond, "1s"}, // to the nearest second: a countdown does not lose one
+		{45 * time.Second, "45s"},
+		{3*time.Minute + 12*time.Second, "3m12s"},
+		{5 * time.Minute, "5m"},
+		{7*time.Hour + 59*time.Minute + 59*time.Second, "7h59m"},
+		{time.Hour + 30*time.Second, "1h"},
+		{51*time.Hour + 10*time.Minute, "2d3h"},
+		{48 * time.Hour, "2d"},
+		{-90 * time.Second, "1m30s"},
+	}
+	for _, tt := range tests {
+		if got := Span(tt.d); got != tt.want {
+			t.Errorf("Span(%v): got %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
+
+func TestRelative(t *testing.T) {
+	now := time.Date(2026, 11, 20, 13, 16, 17, 0, time.UTC)
+	tests := []struct {
+		t    time.Time
+		want string
+	}{
+		{now.Add(-(3*time.Minute + 12*time.Second)), "3m12s ago"},
+		{now.Add(7*time.Hour + 59*time.Minute + 30*time.Second), "in 7h59m"},
+		{now.Add(-300 * time.Millisecond), "now"},
+		{now, "now"},
+	}
+	for _, tt := range tests {
+		if got := Relative(tt.t, now); got != tt.want {
+			t.Errorf("Relative(%v): got %q, want %q", tt.t, got, tt.want)
+		}
+	}
+}
+
+func TestStatusLine(t *testing.T) {
+	gen := func(id int, st State, rev string, sessions int) Generation {
+		return Generation{ID: id, State: st, Revision: rev, Usage: Usage{Sessions: sessions}}
+	}
+	cases := []struct {
+		gens []Generation
+		want string
+	}{
+		{nil, "no active generation"},
+		{[]Generation{gen(1, Starting, "a", 0)}, "no active generation · starting gen 1"},
+		{[]Generation{gen(2, Detached, "a", 1), gen(3, Detached, "b", 12), gen(4, Active, "2026-11-20", 5)},
+			"active gen 4 (rev 2026-11-20, 5 sessions) · detached: gen 3 (12 sessions), gen 2 (1 session)"},
+	}
+	for _, c := range cases {
+		if got := StatusLine(c.gens); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
+	}
+}

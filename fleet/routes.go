@@ -1,0 +1,24 @@
+package fleet
+
+// Routes is what the supervisor publishes and the proxy routes by: the
+// generations that may receive requests, with their ready workers. It is
+// immutable once published; the proxy compares Routes by pointer.
+type Routes struct {
+	Active   *Route // receives new sessions; nil while none is ready
+	Detached []*Route
+}
+
+// Route is one generation's ready instances. A worker being replaced after
+// a crash is left out until its readiness check passes.
+type Route struct {
+	Generation int
+	Revision   string
+	Instances  []Endpoint
+}
+
+// Endpoint is where one worker instance listens.
+type Endpoint struct {
+	Instance int    // 1-based, stable for the life of the generation
+	Network  string // "tcp" or "unix"
+	Address  string // host:port, or a socket path
+}
