@@ -8,7 +8,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/gatewayd/gateway/dbusapi/dbustest"
+	"github.com/gatewayd/gateway/tests/dbustest"
 )
 
 func TestDial(t *testing.T) {

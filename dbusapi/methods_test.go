@@ -12,8 +12,8 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/gatewayd/gateway/dbusapi/dbustest"
 	"github.com/gatewayd/gateway/fleet"
+	"github.com/gatewayd/gateway/tests/dbustest"
 )
 
 func TestMethods(t *testing.T) {

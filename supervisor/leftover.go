@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/gatewayd/gateway/fleet"
-	"github.com/gatewayd/gateway/supervisor/shim"
+	"github.com/gatewayd/gateway/internal/shim"
 )
 
 // stopLeftovers stops what still runs of the previous gateway process's

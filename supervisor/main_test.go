@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/gatewayd/gateway/supervisor/shim"
+	"github.com/gatewayd/gateway/internal/shim"
 )
 
 // envTestWorker makes the test binary a worker app (see testWorkerMain);

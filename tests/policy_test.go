@@ -17,8 +17,8 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/gatewayd/gateway/dbusapi"
-	"github.com/gatewayd/gateway/dbusapi/dbustest"
 	"github.com/gatewayd/gateway/fleet"
+	"github.com/gatewayd/gateway/tests/dbustest"
 )
 
 // TestMain lets the test binary act as a D-Bus client under another uid.

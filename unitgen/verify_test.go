@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatewayd/gateway/unitgen/sdverify"
+	"github.com/gatewayd/gateway/tests/sdverify"
 )
 
 // unitsDir holds the hand-written units.

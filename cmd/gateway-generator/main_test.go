@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/gatewayd/gateway/config"
+	"github.com/gatewayd/gateway/tests/sdverify"
 	"github.com/gatewayd/gateway/unitgen"
-	"github.com/gatewayd/gateway/unitgen/sdverify"
 )
 
 // generator is the gateway-generator binary, built by TestMain.

@@ -22,7 +22,7 @@ import (
 
 	"github.com/gatewayd/gateway/config"
 	"github.com/gatewayd/gateway/daemon"
-	"github.com/gatewayd/gateway/supervisor/shim"
+	"github.com/gatewayd/gateway/internal/shim"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

@@ -2,7 +2,7 @@
 // works everywhere (a laptop, a container, a machine without systemd).
 //
 // Each worker is the gateway's own binary in shim mode (package
-// supervisor/shim), which sets LISTEN_PID to its own pid and execs the
+// internal/shim), which sets LISTEN_PID to its own pid and execs the
 // worker. Workers get their own process group, so a Ctrl-C on the
 // gateway's terminal reaches only the gateway, which then stops them in
 // order; and the kernel sends them SIGTERM if the gateway dies, since no

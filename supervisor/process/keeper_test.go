@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/gatewayd/gateway/config"
+	"github.com/gatewayd/gateway/internal/shim"
 	"github.com/gatewayd/gateway/supervisor"
-	"github.com/gatewayd/gateway/supervisor/shim"
 )
 
 // members returns the live processes of group pgid by pid, with their

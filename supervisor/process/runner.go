@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatewayd/gateway/internal/shim"
 	"github.com/gatewayd/gateway/supervisor"
-	"github.com/gatewayd/gateway/supervisor/shim"
 )
 
 var _ supervisor.Runner = (*Runner)(nil)
@@ -30,7 +30,7 @@ type Runner struct {
 
 func (r *Runner) Name() string { return "process" }
 
-// Start forks the shim as a keeper (supervisor/shim/keeper.go), which
+// Start forks the shim as a keeper (internal/shim/keeper.go), which
 // starts spec.Argv with the listener as fd 3 in the keeper's process group
 // and ends that group if the gateway dies. The worker's pid is the keeper's,
 // which is the group's id.

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewayd/gateway/internal/shim"
 	"github.com/gatewayd/gateway/supervisor"
-	"github.com/gatewayd/gateway/supervisor/shim"
 )
 
 // envMode makes the test binary a worker (see TestMain) once the shim has

@@ -12,8 +12,8 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/gatewayd/gateway/internal/shim"
 	"github.com/gatewayd/gateway/supervisor"
-	"github.com/gatewayd/gateway/supervisor/shim"
 )
 
 var (

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewayd/gateway/supervisor/shim"
+	"github.com/gatewayd/gateway/internal/shim"
 	"github.com/gatewayd/gateway/tests/gwtest"
 )
 
