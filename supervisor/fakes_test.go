@@ -51,6 +51,9 @@ func newFakeRunner() *fakeRunner {
 
 func (r *fakeRunner) Name() string { return "fake" }
 
+// Manager is nil: the fake runner has no units, as the process runner.
+func (r *fakeRunner) Manager() Manager { return nil }
+
 func (r *fakeRunner) Start(ctx context.Context, spec WorkerSpec) (Worker, error) {
 	r.mu.Lock()
 	r.starts++

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gatewayd/gateway/config"
 )
 
 // startInstance gives one worker its socket, starts it, and waits until
@@ -56,9 +58,13 @@ func tail(w Worker) string {
 // workerSpec creates the instance's socket and the command that will use it.
 func (s *Supervisor) workerSpec(g *generation, in *instance) (WorkerSpec, error) {
 	app := g.cfg.App
+	cred, err := Credential(app.User, app.Group)
+	if err != nil {
+		return WorkerSpec{}, err
+	}
 	spec := WorkerSpec{App: app.Name, Generation: g.id, Instance: in.index, Revision: g.revision,
-		Dir: g.dir, User: app.User, Group: app.Group, Config: g.cfg,
-		Log: s.genLog(g).With("instance", in.index)}
+		Dir: g.dir, Credential: cred, Log: s.genLog(g).With("instance", in.index),
+		StopTimeout: app.StopTimeout.Duration, UnitStopTimeout: unitStopTimeout(g.cfg), Limits: limits(g.cfg.Systemd)}
 	port := ""
 	if app.Socket == "fd" {
 		f, path, err := listenUnix(g.cfg.Gateway.RuntimeDirectory, app.Name, g.id, in.index)
@@ -257,4 +263,22 @@ func StopWorker(ctx context.Context, w Worker, grace time.Duration) (killed bool
 	case <-ctx.Done():
 	}
 	return true
+}
+
+// unitStopTimeout leaves a unit stopped from outside room for what the
+// gateway does then: start a replacement, close held connections over the
+// drain window, then stop the workers; the manager kills what is left
+// after it.
+func unitStopTimeout(cfg *config.Config) time.Duration {
+	return cfg.Readiness.Timeout.Duration + cfg.Drain.CloseWindow.Duration + cfg.App.StopTimeout.Duration + 10*time.Second
+}
+
+func limits(c config.Systemd) Limits {
+	var l Limits
+	l.MemoryMax, _ = c.MemoryMaxBytes()
+	l.CPUQuotaPerSecUSec, _ = c.CPUQuotaPerSecUSec()
+	if c.TasksMax > 0 {
+		l.TasksMax = uint64(c.TasksMax)
+	}
+	return l
 }

@@ -26,7 +26,8 @@ import (
 // pid may belong to another process by now. It returns once all are gone.
 func (s *Supervisor) stopLeftovers(st *stateFile, adopted map[int]*generation) {
 	grace := s.cfg.App.StopTimeout.Duration
-	stopper, byUnit := s.o.Runner.(GenerationStopper)
+	stopper := s.o.Runner.Manager()
+	byUnit := stopper != nil
 	var wg sync.WaitGroup
 	for _, g := range st.Generations {
 		if adopted[g.ID] != nil {

@@ -63,7 +63,7 @@ func (s *Supervisor) retire(g *generation, reason string, force bool) {
 // has one (so its stop timeout and SIGKILL apply), else by signals. It runs
 // off the loop.
 func (s *Supervisor) stopGeneration(g *generation, grace time.Duration) {
-	if gs, ok := s.o.Runner.(GenerationStopper); ok {
+	if gs := s.o.Runner.Manager(); gs != nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), grace+30*time.Second)
 		defer cancel()
 		if err := gs.StopGeneration(ctx, g.id, grace); err == nil {
@@ -150,7 +150,7 @@ func (s *Supervisor) stopLater(insts []*instance, g *generation) {
 // running and saves them for the next process to adopt.
 func (s *Supervisor) shutdown() {
 	s.stopping = true
-	if k, ok := s.o.Runner.(Keeper); ok && s.keep(k) {
+	if m := s.o.Runner.Manager(); m != nil && s.keep(m) {
 		s.log.Info("leaving the generations running for the next gateway process", "event", "stopping", "generations", len(s.gens))
 		s.drainEvents(s.watchers)
 		s.save()
@@ -176,10 +176,10 @@ func (s *Supervisor) shutdown() {
 	s.save()
 }
 
-func (s *Supervisor) keep(k Keeper) bool {
+func (s *Supervisor) keep(m Manager) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
 	defer cancel()
-	return k.KeepWorkers(ctx)
+	return m.KeepWorkers(ctx)
 }
 
 // drainEvents waits until at most leave goroutines the loop started have

@@ -161,8 +161,8 @@ func SetAside(path string) (string, error) {
 // An active generation with a dead worker gets that worker replaced.
 func (s *Supervisor) adopt(st *stateFile) map[int]*generation {
 	adopted := map[int]*generation{}
-	a, ok := s.o.Runner.(Adopter)
-	if !ok {
+	a := s.o.Runner.Manager()
+	if a == nil {
 		return adopted
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
@@ -197,7 +197,7 @@ func (s *Supervisor) adopt(st *stateFile) map[int]*generation {
 	for _, sg := range st.Generations {
 		ids = append(ids, sg.ID)
 	}
-	strays, err := a.Strays(ctx, s.cfg.App.Name, ids)
+	strays, err := a.Strays(ctx, ids)
 	if err != nil {
 		s.log.Warn("listing the app's units failed", "error", err)
 	}
@@ -207,12 +207,12 @@ func (s *Supervisor) adopt(st *stateFile) map[int]*generation {
 	return adopted
 }
 
-func (s *Supervisor) adoptOne(ctx context.Context, a Adopter, sg fleet.Generation) *generation {
+func (s *Supervisor) adoptOne(ctx context.Context, a Manager, sg fleet.Generation) *generation {
 	pids := make([]int, len(sg.Instances))
 	for i, w := range sg.Instances {
 		pids[i] = w.PID
 	}
-	workers, err := a.Adopt(ctx, s.cfg.App.Name, sg.ID, pids)
+	workers, err := a.Adopt(ctx, sg.ID, pids)
 	if err != nil {
 		s.log.Error("re-adopting a generation failed", "generation", sg.ID, "error", err)
 		return nil

@@ -144,8 +144,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		close(s.ready)
 	}
 	var stopReqs <-chan int
-	if sr, ok := s.o.Runner.(StopRequester); ok {
-		stopReqs = sr.StopRequests()
+	if m := s.o.Runner.Manager(); m != nil {
+		stopReqs = m.StopRequests()
 	}
 	tick := time.NewTicker(s.o.Tick)
 	defer tick.Stop()
@@ -229,11 +229,11 @@ func (s *Supervisor) Ping(ctx context.Context) error { return s.do(ctx, func() {
 func (s *Supervisor) Generations(ctx context.Context) ([]fleet.Generation, error) {
 	var out []fleet.Generation
 	err := s.do(ctx, func() {
-		namer, _ := s.o.Runner.(UnitNamer)
+		m := s.o.Runner.Manager()
 		for _, g := range s.sorted() {
 			unit := ""
-			if namer != nil {
-				unit = namer.UnitName(g.id)
+			if m != nil {
+				unit = m.UnitName(g.id)
 			}
 			out = append(out, g.info(s.o.Traffic.Usage(g.id), unit))
 		}

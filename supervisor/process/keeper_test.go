@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewayd/gateway/config"
 	"github.com/gatewayd/gateway/internal/shim"
 	"github.com/gatewayd/gateway/supervisor"
 )
@@ -122,8 +121,6 @@ const envScript = "PROCESS_TEST_SCRIPT"
 // script in $PROCESS_TEST_SCRIPT, prints the worker's pid and waits to be
 // killed.
 func parentMain() int {
-	cfg := &config.Config{}
-	cfg.App.StopTimeout = config.D(500 * time.Millisecond)
 	var env []string
 	for _, kv := range baseEnv() {
 		if !strings.HasPrefix(kv, envMode+"=") && !strings.HasPrefix(kv, envScript+"=") {
@@ -131,7 +128,7 @@ func parentMain() int {
 		}
 	}
 	w, err := (&Runner{}).Start(context.Background(), supervisor.WorkerSpec{
-		Argv: sh(os.Getenv(envScript)), Env: env, Config: cfg})
+		Argv: sh(os.Getenv(envScript)), Env: env, StopTimeout: 500 * time.Millisecond})
 	if err != nil {
 		fmt.Println(err)
 		return 1

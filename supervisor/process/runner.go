@@ -30,6 +30,10 @@ type Runner struct {
 
 func (r *Runner) Name() string { return "process" }
 
+// Manager is nil: workers are the gateway's child processes and end with
+// it (their keepers see to that).
+func (r *Runner) Manager() supervisor.Manager { return nil }
+
 // Start forks the shim as a keeper (internal/shim/keeper.go), which
 // starts spec.Argv with the listener as fd 3 in the keeper's process group
 // and ends that group if the gateway dies. The worker's pid is the keeper's,
@@ -49,11 +53,7 @@ func (r *Runner) Start(ctx context.Context, spec supervisor.WorkerSpec) (supervi
 		cmd.ExtraFiles = []*os.File{spec.Listener}
 		cmd.Env = append(cmd.Env, shim.EnvFDs+"=1", shim.EnvFDNames+"=http")
 	}
-	cred, err := supervisor.Credential(spec.User, spec.Group)
-	if err != nil {
-		return nil, err
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: shim.ParentDeathSignal, Credential: cred}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: shim.ParentDeathSignal, Credential: spec.Credential}
 	out, err := r.capture(cmd, spec)
 	if err != nil {
 		return nil, err
@@ -100,8 +100,8 @@ func groupGone(pgid int) {
 // stopGrace is how long the keeper gives the worker to stop if the
 // gateway dies: the configured stop timeout.
 func stopGrace(spec supervisor.WorkerSpec) time.Duration {
-	if spec.Config != nil && spec.Config.App.StopTimeout.Duration > 0 {
-		return spec.Config.App.StopTimeout.Duration
+	if spec.StopTimeout > 0 {
+		return spec.StopTimeout
 	}
 	return 10 * time.Second
 }

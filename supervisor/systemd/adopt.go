@@ -15,7 +15,7 @@ import (
 )
 
 // Adopt returns the workers among pids that still run in gen's scope.
-func (r *Runner) Adopt(ctx context.Context, app string, gen int, pids []int) ([]supervisor.Worker, error) {
+func (r *Runner) Adopt(ctx context.Context, gen int, pids []int) ([]supervisor.Worker, error) {
 	name := r.scopeName(gen)
 	var props map[string]any
 	err := r.bus.call(ctx, func(c *sd.Conn) (err error) {
@@ -101,7 +101,7 @@ func cgroupPIDs(cg string) ([]int, error) {
 }
 
 // Strays lists running scopes of this gateway that belong to none of gens.
-func (r *Runner) Strays(ctx context.Context, app string, gens []int) ([]string, error) {
+func (r *Runner) Strays(ctx context.Context, gens []int) ([]string, error) {
 	var units []sd.UnitStatus
 	err := r.bus.call(ctx, func(c *sd.Conn) (err error) {
 		units, err = c.ListUnitsByPatternsContext(ctx, []string{"active", "activating", "deactivating"},

@@ -31,7 +31,9 @@ func (r *Runner) KeepWorkers(ctx context.Context) bool {
 		if path == "" || path == "/" {
 			return nil
 		}
-		v, err := r.signals.Object("org.freedesktop.systemd1", path).GetProperty("org.freedesktop.systemd1.Job.JobType")
+		var v dbus.Variant
+		err = r.signals.Object("org.freedesktop.systemd1", path).CallWithContext(ctx,
+			"org.freedesktop.DBus.Properties.Get", 0, "org.freedesktop.systemd1.Job", "JobType").Store(&v)
 		if err != nil {
 			return err
 		}

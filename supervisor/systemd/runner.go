@@ -17,12 +17,8 @@ import (
 )
 
 var (
-	_ supervisor.Runner            = (*Runner)(nil)
-	_ supervisor.GenerationStopper = (*Runner)(nil)
-	_ supervisor.StopRequester     = (*Runner)(nil)
-	_ supervisor.Adopter           = (*Runner)(nil)
-	_ supervisor.Keeper            = (*Runner)(nil)
-	_ supervisor.UnitNamer         = (*Runner)(nil)
+	_ supervisor.Runner  = (*Runner)(nil)
+	_ supervisor.Manager = (*Runner)(nil)
 )
 
 // Options configure a Runner.
@@ -61,10 +57,11 @@ type Runner struct {
 	controller string
 	requests   chan int
 
-	mu    sync.Mutex
-	gens  map[int]*scope
-	paths map[dbus.ObjectPath]int
-	done  chan struct{}
+	mu        sync.Mutex
+	gens      map[int]*scope
+	paths     map[dbus.ObjectPath]int
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // New connects to the manager and starts listening for RequestStop.
@@ -95,18 +92,18 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 
 func (r *Runner) Name() string { return "systemd" }
 
+// Manager is the runner itself: each generation is a scope of systemd.
+func (r *Runner) Manager() supervisor.Manager { return r }
+
 // Close stops listening and closes the bus connections. Scopes stay.
 func (r *Runner) Close() {
-	select {
-	case <-r.done:
-		return
-	default:
+	r.closeOnce.Do(func() {
 		close(r.done)
-	}
-	if r.o.Conn == nil {
-		r.signals.Close()
-	}
-	r.bus.close()
+		if r.o.Conn == nil {
+			r.signals.Close()
+		}
+		r.bus.close()
+	})
 }
 
 // Start forks the shim, has systemd move it into the generation's scope,
@@ -150,10 +147,6 @@ func (r *Runner) shimCommand(spec supervisor.WorkerSpec) (cmd *exec.Cmd, wait, g
 			return nil, nil, nil, fmt.Errorf("finding the gateway's own executable for the shim: %w", err)
 		}
 	}
-	cred, err := supervisor.Credential(spec.User, spec.Group)
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, nil, nil, err
@@ -169,6 +162,6 @@ func (r *Runner) shimCommand(spec supervisor.WorkerSpec) (cmd *exec.Cmd, wait, g
 	cmd.ExtraFiles = append(cmd.ExtraFiles, pr)
 	cmd.Env = append(cmd.Env, shim.EnvWaitFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
 	// No Pdeathsig: workers outlive a restart of the gateway.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: spec.Credential}
 	return cmd, pr, pw, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
@@ -101,34 +100,30 @@ func (r *Runner) startScope(ctx context.Context, name string, props []sd.Propert
 	}
 }
 
-// properties of a new scope. The stop timeout leaves room for what the
-// gateway does when the scope is stopped from outside: start a
-// replacement, close held connections over the drain window, then stop the
-// workers; systemd kills what is left after it.
+// properties of a new scope; systemd kills what is left after
+// spec.UnitStopTimeout.
 func (r *Runner) properties(spec supervisor.WorkerSpec, pid int) []sd.Property {
-	cfg := spec.Config
-	stop := cfg.Readiness.Timeout.Duration + cfg.Drain.CloseWindow.Duration + cfg.App.StopTimeout.Duration + 10*time.Second
 	props := []sd.Property{
 		sd.PropDescription(fmt.Sprintf("gateway: %s generation %d (revision %s)", spec.App, spec.Generation, spec.Revision)),
 		sd.PropSlice(r.o.Slice),
 		sd.PropPids(uint32(pid)),
 		{Name: "CollectMode", Value: dbus.MakeVariant("inactive-or-failed")},
-		{Name: "TimeoutStopUSec", Value: dbus.MakeVariant(uint64(stop.Microseconds()))},
+		{Name: "TimeoutStopUSec", Value: dbus.MakeVariant(uint64(spec.UnitStopTimeout.Microseconds()))},
 		{Name: "Controller", Value: dbus.MakeVariant(r.controller)},
 		// systemd moves processes into an existing unit
 		// (AttachProcessesToUnit, for a generation's later workers and
 		// for replacements) only if the unit is delegated.
 		{Name: "Delegate", Value: dbus.MakeVariant(true)},
 	}
-	lim := cfg.Systemd
-	if n, ok := lim.MemoryMaxBytes(); ok {
-		props = append(props, sd.Property{Name: "MemoryMax", Value: dbus.MakeVariant(n)})
+	lim := spec.Limits
+	if lim.MemoryMax > 0 {
+		props = append(props, sd.Property{Name: "MemoryMax", Value: dbus.MakeVariant(lim.MemoryMax)})
 	}
-	if q, ok := lim.CPUQuotaPerSecUSec(); ok {
-		props = append(props, sd.Property{Name: "CPUQuotaPerSecUSec", Value: dbus.MakeVariant(q)})
+	if lim.CPUQuotaPerSecUSec > 0 {
+		props = append(props, sd.Property{Name: "CPUQuotaPerSecUSec", Value: dbus.MakeVariant(lim.CPUQuotaPerSecUSec)})
 	}
 	if lim.TasksMax > 0 {
-		props = append(props, sd.Property{Name: "TasksMax", Value: dbus.MakeVariant(uint64(lim.TasksMax))})
+		props = append(props, sd.Property{Name: "TasksMax", Value: dbus.MakeVariant(lim.TasksMax)})
 	}
 	return props
 }

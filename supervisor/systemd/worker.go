@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,13 +35,17 @@ func (w *childWorker) Tail() []string             { return journalTail(w.unit, w
 
 // adoptedWorker is a worker of a previous gateway process: not our child,
 // so its exit is watched through a pidfd (which, unlike a pid, cannot be
-// reused by another process).
+// reused by another process). The pidfd is closed once the process has
+// exited; Signal then says so rather than use a number another file may
+// have by now.
 type adoptedWorker struct {
 	pid  int
-	fd   int
 	unit string
 	user bool
 	done chan struct{}
+
+	mu sync.Mutex
+	fd int // -1 once closed
 }
 
 func adoptPID(pid int, unit string, user bool) (*adoptedWorker, error) {
@@ -60,6 +65,10 @@ func adoptPID(pid int, unit string, user bool) (*adoptedWorker, error) {
 				break
 			}
 		}
+		w.mu.Lock()
+		unix.Close(w.fd)
+		w.fd = -1
+		w.mu.Unlock()
 		close(w.done)
 	}()
 	return w, nil
@@ -72,6 +81,11 @@ func (w *adoptedWorker) Done() <-chan struct{} { return w.done }
 func (w *adoptedWorker) Err() error { return nil }
 
 func (w *adoptedWorker) Signal(sig os.Signal) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fd < 0 {
+		return os.ErrProcessDone
+	}
 	return unix.PidfdSendSignal(w.fd, sig.(unix.Signal), nil, 0)
 }
 
