@@ -1,7 +1,6 @@
 package dbusapi
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/gatewayd/gateway/fleet"
 	"github.com/gatewayd/gateway/tests/dbustest"
+	"github.com/gatewayd/gateway/tests/gwtest"
 )
 
 // fakeCore records every call and answers with what the test configured.
@@ -147,24 +147,6 @@ func (f *fakeCore) EndSession(_ context.Context, key fleet.SessionKey) error {
 	return f.endErr
 }
 
-// syncBuffer collects the server's logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testInfo is what every test gateway reports as App and Version.
 var testInfo = Info{App: "notes", Version: "1.2.3"}
 
@@ -177,7 +159,7 @@ type gateway struct {
 	conn   *dbus.Conn // the server's connection
 	name   string
 	client *Client
-	logs   *syncBuffer
+	logs   *gwtest.Buffer
 }
 
 // newGateway exports a fake fleet.Core on a fresh private bus as the gateway
@@ -190,7 +172,7 @@ func newGateway(t *testing.T, instance string, o Options) *gateway {
 // newGatewayOn is newGateway on a bus that may hold other gateways.
 func newGatewayOn(t *testing.T, bus *dbustest.Bus, instance string, o Options) *gateway {
 	t.Helper()
-	g := &gateway{bus: bus, core: &fakeCore{}, conn: bus.Conn(t), name: BusName(instance), logs: &syncBuffer{}}
+	g := &gateway{bus: bus, core: &fakeCore{}, conn: bus.Conn(t), name: BusName(instance), logs: &gwtest.Buffer{}}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(g.logs, nil))
 	}

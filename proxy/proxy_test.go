@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatewayd/gateway/fleet"
+	"github.com/gatewayd/gateway/tests/gwtest"
 )
 
 // app is a tiny stateful backend: it names itself in every answer and
@@ -85,6 +86,9 @@ func newFixture(t *testing.T, o Options) *fixture {
 	o.Hasher, o.SessionCookie = h, "SID"
 	if o.LogoutPaths == nil {
 		o.LogoutPaths = []LogoutPath{{Path: "/signout"}}
+	}
+	if o.Logger == nil {
+		o.Logger = gwtest.Logger(t)
 	}
 	f.proxy, err = New(o)
 	if err != nil {

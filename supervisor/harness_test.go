@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/gatewayd/gateway/config"
 	"github.com/gatewayd/gateway/fleet"
+	"github.com/gatewayd/gateway/tests/gwtest"
 )
 
 // waitLimit bounds every wait in these tests; a condition that is not met
@@ -75,25 +75,6 @@ func checkGoroutines(t *testing.T, base int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// syncBuffer collects the supervisor's logs; they are printed only when a
-// test fails.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // knobs are the config settings the tests vary; zero means the test default.
@@ -203,7 +184,7 @@ type harness struct {
 	runner  *fakeRunner
 	traffic *fakeTraffic
 	obs     *fakeObserver
-	logs    *syncBuffer
+	logs    *gwtest.Buffer
 	tick    time.Duration
 	sup     *Supervisor
 	changes atomic.Int32 // OnChange calls
@@ -225,7 +206,7 @@ func newHarness(t *testing.T, k knobs) *harness {
 	base := runtime.NumGoroutine()
 	t.Cleanup(func() { checkGoroutines(t, base) })
 	h := &harness{t: t, d: newDirs(t), runner: newFakeRunner(), traffic: newFakeTraffic(), obs: newFakeObserver(),
-		logs: &syncBuffer{}, tick: 10 * time.Millisecond, next: k}
+		logs: &gwtest.Buffer{}, tick: 10 * time.Millisecond, next: k}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("supervisor log:\n%s", h.logs.String())

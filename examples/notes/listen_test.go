@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,10 +10,11 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gateway/tests/gwtest"
 )
 
 // TestMain lets the test binary double as the app, so the socket-activation
@@ -171,7 +171,7 @@ func TestSocketActivation(t *testing.T) {
 		exe, "-revision", "r-activated", "-addr", "127.0.0.1:1")
 	cmd.Env = append(cleanEnv(), "NOTES_TEST_RUN_APP=1", "LISTEN_FDS=1", "LISTEN_FDNAMES=http", "GATEWAY_GENERATION=5")
 	cmd.ExtraFiles = []*os.File{lf}
-	var stderr syncBuffer
+	var stderr gwtest.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -215,7 +215,7 @@ func cleanEnv() []string {
 	return out
 }
 
-func waitWhoami(t *testing.T, url string, stderr *syncBuffer) whoamiReply {
+func waitWhoami(t *testing.T, url string, stderr *gwtest.Buffer) whoamiReply {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -233,22 +233,4 @@ func waitWhoami(t *testing.T, url string, stderr *syncBuffer) whoamiReply {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// syncBuffer collects the child's stderr while the test may already read it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
