@@ -1,10 +1,10 @@
 // Package console is the gateway's admin console: one server-rendered page
-// over the same [dbusapi.Core] the D-Bus API exposes, readable on a phone,
+// over the same fleet.Core the D-Bus API exposes, readable on a phone,
 // with no assets from elsewhere.
 //
 //	GET  /                   the generations, their sessions, sparklines of the last hour
 //	GET  /live               the page's live part alone (the page's script polls it)
-//	GET  /api/status         the JSON of `gatewayctl status --json` (dbusapi.Status)
+//	GET  /api/status         the JSON of `gatewayctl status --json` (fleet.Status)
 //	GET  /metrics            Options.Metrics, when set
 //	GET  /static/…           the stylesheet and the script, embedded
 //	POST /upgrade            Core.Upgrade

@@ -9,10 +9,12 @@
 //	props     App, Version, ActiveGeneration, Revision, Generations, Sessions (PropertiesChanged)
 //	signal    GenerationChanged(u generation, s state, s revision)
 //
-// The API exposes a [Core] it defines itself; cmd/gatewayd adapts the
-// supervisor and the proxy to it. The admin console (package admin) is a
-// second front of the same Core; both fronts show the same status
-// document ([Status]: gatewayctl status --json, the console's /api/status). Callers are checked by the gateway, not
+// The API exposes a fleet.Core (package daemon answers it from the
+// supervisor and the proxy) and converts fleet's shapes to the bus's
+// structs in wire.go. The admin console (package console) is a second
+// front of the same Core; both show the same status document
+// (fleet.Status: gatewayctl status --json, the console's /api/status).
+// Callers are checked by the gateway, not
 // only by the bus policy: mutating methods and ListSessions need root, the
 // gateway's own user, or membership in the admin group (GetConnectionUnixUser).
 // Everything is introspectable, so busctl works without reading this code:

@@ -3,10 +3,11 @@
 // created it.
 //
 // The proxy knows nothing of processes, systemd or D-Bus. It learns which
-// generations exist from a [Source] it is given, and reports what it sees
-// (sessions, in-flight requests, upgraded connections) through methods the
-// supervisor polls, plus a notify callback so that the supervisor need not
-// poll fast:
+// generations may serve from the routes published to it ([Proxy.Publish],
+// fleet.Routes), and reports what it sees (sessions, in-flight requests,
+// upgraded connections) through methods the supervisor polls, and signals
+// on channels ([Proxy.SessionsChanged], [Proxy.RequestsDone],
+// [Proxy.PinsQueued]) so that nobody need poll fast:
 //
 //	request ──▶ pinned session? ──▶ its generation/instance
 //	        └─▶ signed affinity cookie naming a live generation? ──▶ that one, pinned again

@@ -11,7 +11,8 @@
 //
 // It runs workers through a [Runner] (plain child processes in package
 // process; transient systemd scopes in the systemd runner) and learns about
-// traffic through [Traffic], which the proxy implements via cmd/gatewayd.
+// traffic through [Traffic], which *proxy.Proxy satisfies (package daemon
+// joins them).
 // An optional [Observer] hears what the states do not keep (retired and lost
 // generations, lost sessions), for metrics.
 // Workers get their socket from the gateway before they start: a unix socket
