@@ -186,8 +186,12 @@ echo "== starting gatewayd on $gw (CPU 1, 1 worker, socket fd)"
 taskset -c 1 "$tmp/bin/gatewayd" --config "$tmp/gateway.toml" >"$tmp/gatewayd.log" 2>&1 &
 gw_pid=$!
 wait_http "$gw/healthz" 30 "$gw_pid"
-worker_pid=$(pgrep -P "$gw_pid" | head -n 1)
-[[ -n $worker_pid ]] || { echo "peers.sh: gatewayd has no worker process" >&2; exit 1; }
+keeper_pid=$(pgrep -P "$gw_pid" | head -n 1)
+[[ -n $keeper_pid ]] || { echo "peers.sh: gatewayd has no worker process" >&2; exit 1; }
+# The process runner's worker is a keeper (internal/shim) with the app as
+# its child: the backend's CPU is the app's.
+worker_pid=$(pgrep -P "$keeper_pid" | head -n 1)
+[[ -n $worker_pid ]] || { echo "peers.sh: gatewayd's worker $keeper_pid has no app process" >&2; exit 1; }
 
 # --- check that both proxies serve the backend's body, get the cookies --------
 
