@@ -73,6 +73,14 @@ type Gateway struct {
 	// wait. Default: 30s.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 
+	// TrustedProxies (trusted_proxies) lists the proxies in front of the
+	// gateway whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host
+	// and Forwarded fields are believed: each an address ("10.0.0.7",
+	// "::1"), a CIDR ("10.0.0.0/8") or "unix" (any client of a unix-socket
+	// listener). From a trusted peer, X-Forwarded-For is appended to and the
+	// others are kept; from anyone else they are replaced. Default: none.
+	TrustedProxies []string `toml:"trusted_proxies"`
+
 	// Runner (runner) says how workers are started: "process" (as child
 	// processes of the gateway), "systemd" (as transient systemd units) or
 	// "auto" (systemd when available). Default: "auto".

@@ -108,6 +108,13 @@ func TestParseErrors(t *testing.T) {
 		doc:  "[gateway]\nmax_header_bytes = 100\n" + app,
 		want: []string{f + ":2: gateway.max_header_bytes: 100 is out of range, want an integer between 1024 and 16777216"},
 	}, {
+		name: "trusted_proxies",
+		doc:  "[gateway]\ntrusted_proxies = [\"10.0.0.0/8\", \"proxy.example\", \"10.1.2.3/8\", \"unix\"]\n" + app,
+		want: []string{
+			f + `:2: gateway.trusted_proxies[1]: "proxy.example" is not an address, a CIDR or "unix", e.g. "10.0.0.0/8"`,
+			f + `:2: gateway.trusted_proxies[2]: "10.1.2.3/8" has host bits set, want "10.0.0.0/8"`,
+		},
+	}, {
 		name: "missing required keys",
 		doc:  "[app]\ninstances = 2\n",
 		want: []string{

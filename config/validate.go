@@ -104,6 +104,11 @@ func (g *Gateway) check(ck *checker) {
 	ck.nonNegative("gateway.body_idle_timeout", g.BodyIdleTimeout)
 	ck.nonNegative("gateway.write_timeout", g.WriteTimeout)
 	ck.oneOf("gateway.runner", g.Runner, "auto", "process", "systemd")
+	for i, p := range g.TrustedProxies {
+		if _, _, err := ParseTrusted(p); err != nil {
+			ck.add(indexKey("gateway.trusted_proxies", i), "%v", err)
+		}
+	}
 }
 
 func (a *App) check(ck *checker) {

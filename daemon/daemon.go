@@ -129,7 +129,8 @@ func newProxy(cfg *config.Config, obs proxy.Observer, log *slog.Logger) (*proxy.
 		return nil, err
 	}
 	s := cfg.Sessions
-	return proxy.New(proxy.Options{Hasher: hasher,
+	trusted, unix := cfg.Gateway.Trusted()
+	return proxy.New(proxy.Options{Hasher: hasher, TrustedProxies: trusted, TrustUnixClients: unix,
 		SessionCookie: s.Cookie, AffinityCookie: s.AffinityCookie, EndHeader: s.EndHeader,
 		LogoutPaths: logoutPaths(s.Logouts()), IdleTimeout: s.IdleTimeout.Duration, SwitchPath: s.SwitchPath,
 		Observer: obs, Logger: log})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -26,12 +27,21 @@ type clientConn struct {
 	// rd and wd are the client's read and write deadlines.
 	rd, wd deadline
 	req    h1.Request
-	// fwdFor is the client's address for X-Forwarded-For; empty for a
+	// fwdFor is the peer's address for X-Forwarded-For; empty for a
 	// unix-socket client, which gets none (as net/http/httputil does).
-	fwdFor []byte
-	sess   session
-	v      verdict
-	chunk  h1.Chunked
+	// peer is the same address (zero for a unix-socket client), trusted
+	// whether its forwarding fields are believed (forwarded.go), xff the
+	// X-Forwarded-For built for a trusted peer.
+	fwdFor  []byte
+	peer    netip.Addr
+	trusted bool
+	xff     []byte
+	// https says that the request's client reached the first proxy over
+	// TLS, as a trusted one says: the gateway's cookies are then Secure.
+	https bool
+	sess  session
+	v     verdict
+	chunk h1.Chunked
 	// method and path are copies of the request's, which outlive the read
 	// buffer once a request body has been read through it.
 	method, path []byte
@@ -67,10 +77,7 @@ func (p *Proxy) newClientConn(srv *server, c net.Conn) *clientConn {
 	cc.in.init(c, clientBuffer)
 	cc.out.Reset(c)
 	cc.rd, cc.wd = deadline{}, deadline{}
-	cc.fwdFor = cc.fwdFor[:0]
-	if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
-		cc.fwdFor = append(cc.fwdFor, host...)
-	}
+	cc.setPeer(c)
 	cc.state.Store(connIdle)
 	return cc
 }
@@ -222,7 +229,7 @@ func (cc *clientConn) refuse(err error) {
 	switch {
 	case errors.As(err, &he):
 		cc.p.refused.Add(1)
-		cc.p.log.Debug("request refused", "client", cc.c.RemoteAddr().String(), "status", he.Status, "reason", he.Reason)
+		cc.p.log.Debug("request refused", "client", cc.peerString(), "status", he.Status, "reason", he.Reason)
 		cc.answer(he.Status, "", he.Reason+"\n", true)
 		cc.unread = true
 	case err == errHeadTooLarge:

@@ -40,12 +40,20 @@ type engine struct {
 
 func newEngine(t testing.TB, so ServerOptions) *engine {
 	t.Helper()
+	return newEngineWith(t, so, Options{})
+}
+
+// newEngineWith is newEngine with the Proxy's options o (its hasher,
+// session cookie and logger are the engine's).
+func newEngineWith(t testing.TB, so ServerOptions, o Options) *engine {
+	t.Helper()
 	h, err := NewHasher([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &engine{}
-	e.p, err = New(Options{Hasher: h, SessionCookie: "SID", Logger: slog.New(slog.DiscardHandler)})
+	o.Hasher, o.SessionCookie, o.Logger = h, "SID", slog.New(slog.DiscardHandler)
+	e.p, err = New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

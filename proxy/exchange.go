@@ -15,6 +15,7 @@ func (cc *clientConn) exchange(headLen int) bool {
 	defer cc.consumeHead()
 	cc.method = append(cc.method[:0], r.Method...)
 	cc.path = append(cc.path[:0], r.Path...)
+	cc.https = cc.secure()
 	if r.Chunked {
 		if err := cc.checkChunked(headLen); err != nil {
 			cc.clientBodyFailed(err)
@@ -100,8 +101,12 @@ func (cc *clientConn) writeRequestHead(wc *workerConn) {
 	for i := range r.Fields {
 		f := &r.Fields[i]
 		switch f.Kind {
-		case h1.KindHost, h1.KindXForwardedFor, h1.KindXForwardedHost, h1.KindXForwardedProto, h1.KindForwarded:
-			continue // the gateway says where the request came from
+		case h1.KindHost, h1.KindXForwardedFor:
+			continue // the gateway writes them
+		case h1.KindXForwardedHost, h1.KindXForwardedProto, h1.KindForwarded:
+			if !cc.trusted {
+				continue // the gateway says where the request came from
+			}
 		case h1.KindTrailer:
 			if r.Chunked {
 				writeField(w, f.Name, f.Value) // announces the trailer, which is relayed
@@ -116,11 +121,15 @@ func (cc *clientConn) writeRequestHead(wc *workerConn) {
 		}
 		writeField(w, f.Name, f.Value)
 	}
-	if len(cc.fwdFor) > 0 {
-		writeField(w, xForwardedFor, cc.fwdFor)
+	if xff := cc.forwardedFor(); len(xff) > 0 {
+		writeField(w, xForwardedFor, xff)
 	}
-	writeField(w, xForwardedHost, host)
-	w.WriteString("X-Forwarded-Proto: http\r\n")
+	if !cc.trusted || cc.field(h1.KindXForwardedHost) == nil {
+		writeField(w, xForwardedHost, host)
+	}
+	if !cc.trusted || cc.field(h1.KindXForwardedProto) == nil {
+		w.WriteString("X-Forwarded-Proto: http\r\n")
+	}
 	if trailers {
 		w.WriteString("Te: trailers\r\n")
 	}

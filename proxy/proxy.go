@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,11 @@ type Options struct {
 	// it moves the requesting session to the active generation and
 	// redirects back (see switchSession). If empty, there is none.
 	SwitchPath string
+	// TrustedProxies are the peers whose forwarding fields are believed
+	// (forwarded.go); TrustUnixClients adds every client of a unix-socket
+	// listener. Default: none.
+	TrustedProxies   []netip.Prefix
+	TrustUnixClients bool
 	// Observer is told about every request answered, for metrics. If nil,
 	// nothing is.
 	Observer Observer

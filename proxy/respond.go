@@ -58,8 +58,7 @@ func (cc *clientConn) respond(wc *workerConn, x *relay) (status int, keep, reuse
 	resp := &wc.resp
 	status = resp.Status
 	cc.v.reset()
-	secure := false
-	cc.p.track(b, s, x.logout && status < 400, secure, cc.path, resp.Fields, x.now, &cc.v)
+	cc.p.track(b, s, x.logout && status < 400, cc.https, cc.path, resp.Fields, x.now, &cc.v)
 	if status == 101 {
 		cc.tunnel(b, wc, x.start)
 		return 0, false, false

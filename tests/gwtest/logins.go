@@ -88,3 +88,15 @@ func WhoWithSIDOnly(t testing.TB, base, sid string) Whoami {
 	json.NewDecoder(resp.Body).Decode(&w)
 	return w
 }
+
+// SetCookie returns the Set-Cookie line of resp that sets the cookie name
+// (its attributes included, which is what tests of Secure and Max-Age read),
+// or "" when there is none.
+func SetCookie(resp *http.Response, name string) string {
+	for _, line := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(line, name+"=") {
+			return line
+		}
+	}
+	return ""
+}
