@@ -12,6 +12,9 @@ type Config struct {
 	Drain     Drain     `toml:"drain"`
 	Systemd   Systemd   `toml:"systemd"`
 	Admin     Admin     `toml:"admin"`
+	// Listeners ([listeners.NAME]) are the proxy's listeners with TLS, the
+	// PROXY protocol or a redirect to HTTPS (listeners.go). Default: none.
+	Listeners map[string]Listener `toml:"listeners"`
 
 	// File is the path the config was loaded from ("" for Parse with no
 	// name). It is used in error messages and for the default App.Name.

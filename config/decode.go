@@ -60,8 +60,17 @@ func (d *decoder) value(key toml.Key, v any, rv reflect.Value) {
 		}
 	case rv.Kind() == reflect.Int:
 		ok = d.integer(key, v, rv)
+	case rv.Kind() == reflect.Bool:
+		var b bool
+		if b, ok = v.(bool); ok {
+			rv.SetBool(b)
+		}
+	case rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Struct:
+		ok = d.tables(key, v, rv)
 	case rv.Kind() == reflect.Slice:
 		ok = d.strings(key, v, rv)
+	case rv.Kind() == reflect.Map && rv.Type().Elem().Kind() == reflect.Struct:
+		ok = d.namedTables(key, v, rv)
 	case rv.Kind() == reflect.Map:
 		ok = d.stringMap(key, v, rv)
 	case rv.Kind() == reflect.Struct:
@@ -142,6 +151,54 @@ func (d *decoder) stringMap(key toml.Key, v any, rv reflect.Value) bool {
 	return true
 }
 
+// tables decodes an array of tables ([[key]], or inline ones) into a slice
+// of structs, reporting each element that is not a table.
+func (d *decoder) tables(key toml.Key, v any, rv reflect.Value) bool {
+	var a []any
+	switch v := v.(type) {
+	case []map[string]any:
+		for _, m := range v {
+			a = append(a, m)
+		}
+	case []any:
+		a = v
+	default:
+		return false
+	}
+	out := reflect.MakeSlice(rv.Type(), len(a), len(a))
+	for i, e := range a {
+		m, ok := e.(map[string]any)
+		if !ok {
+			d.addf(indexKey(key.String(), i), "got %s, want a table", typeName(e))
+			continue
+		}
+		d.table(join(key, toml.Key{strconv.Itoa(i)}), m, out.Index(i))
+	}
+	rv.Set(out)
+	return true
+}
+
+// namedTables decodes a table of tables ([key.NAME]) into a map of structs.
+func (d *decoder) namedTables(key toml.Key, v any, rv reflect.Value) bool {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return false
+	}
+	out := reflect.MakeMapWithSize(rv.Type(), len(m))
+	for _, k := range sortedKeys(m) {
+		sub, ok := m[k].(map[string]any)
+		if !ok {
+			d.add(join(key, toml.Key{k}), "got %s, want a table", typeName(m[k]))
+			continue
+		}
+		e := reflect.New(rv.Type().Elem()).Elem()
+		d.table(join(key, toml.Key{k}), sub, e)
+		out.SetMapIndex(reflect.ValueOf(k), e)
+	}
+	rv.Set(out)
+	return true
+}
+
 // unknown reports a key that is not in the schema.
 func (d *decoder) unknown(key toml.Key, v any) {
 	what := "key"
@@ -200,6 +257,12 @@ func wantOf(key toml.Key, t reflect.Type) string {
 		return "a string"
 	case t.Kind() == reflect.Int:
 		return "an integer"
+	case t.Kind() == reflect.Bool:
+		return "a boolean (true or false)"
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		return "an array of tables"
+	case t.Kind() == reflect.Map && t.Elem().Kind() == reflect.Struct:
+		return "a table of tables"
 	case t.Kind() == reflect.Slice:
 		return "an array of strings"
 	case t.Kind() == reflect.Map:

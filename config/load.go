@@ -77,9 +77,9 @@ func locate(errs Errors, file string, lines map[string]int) {
 }
 
 // lineKey is the key whose line a problem is on: "app.command" for
-// "app.command[2]".
+// "app.command[2]" and "listeners.x.certificates[0].key".
 func lineKey(key string) string {
-	if i := strings.LastIndexByte(key, '['); i > 0 && strings.HasSuffix(key, "]") {
+	if i := strings.IndexByte(key, '['); i > 0 && !strings.ContainsRune(key[:i], '"') {
 		return key[:i]
 	}
 	return key

@@ -21,8 +21,11 @@ func schemaKeys() []toml.Key {
 			}
 			key := join(path, toml.Key{name})
 			keys = append(keys, key)
-			if f.Type.Kind() == reflect.Struct && f.Type != durationType {
+			switch {
+			case f.Type.Kind() == reflect.Struct && f.Type != durationType:
 				walk(key, f.Type)
+			case f.Type.Kind() == reflect.Map && f.Type.Elem().Kind() == reflect.Struct:
+				walk(join(key, toml.Key{"NAME"}), f.Type.Elem()) // [key.NAME]: any name
 			}
 		}
 	}

@@ -35,6 +35,11 @@ type fakeCore struct {
 	store    fleet.PinStore
 }
 
+func (f *fakeCore) Listeners(context.Context) ([]fleet.Listener, error) {
+	return []fleet.Listener{{Name: "https", Address: "127.0.0.1:8443", TLS: true, HTTP2: true,
+		Certificates: []fleet.Certificate{{File: "/etc/ssl/site.pem", Names: []string{"site.test"}, NotAfter: time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)}}}}, nil
+}
+
 func (f *fakeCore) PinStore(context.Context) (fleet.PinStore, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

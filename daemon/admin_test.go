@@ -28,6 +28,7 @@ func (idleCore) Sessions(context.Context) ([]fleet.Pin, error)            { retu
 func (idleCore) RecentSessions(context.Context, int) ([]fleet.Pin, error) { return nil, nil }
 func (idleCore) EndSession(context.Context, fleet.SessionKey) error       { return nil }
 func (idleCore) PinStore(context.Context) (fleet.PinStore, error)         { return fleet.PinStore{}, nil }
+func (idleCore) Listeners(context.Context) ([]fleet.Listener, error)      { return nil, nil }
 
 func TestLocalAddr(t *testing.T) {
 	tests := []struct {

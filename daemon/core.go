@@ -61,3 +61,5 @@ func (c core) EndSession(_ context.Context, key fleet.SessionKey) error {
 }
 
 func (c core) PinStore(context.Context) (fleet.PinStore, error) { return c.d.pins.Status(), nil }
+
+func (c core) Listeners(context.Context) ([]fleet.Listener, error) { return c.d.listenerStatus(), nil }

@@ -25,14 +25,15 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/godbus/dbus/v5"
-
+	"fmt"
 	"github.com/gatewayd/gateway/config"
 	"github.com/gatewayd/gateway/dbusapi"
+	"github.com/gatewayd/gateway/internal/certs"
 	"github.com/gatewayd/gateway/internal/metrics"
 	"github.com/gatewayd/gateway/proxy"
 	"github.com/gatewayd/gateway/proxy/pinstore"
 	"github.com/gatewayd/gateway/supervisor"
+	"github.com/godbus/dbus/v5"
 )
 
 // Options are what the daemon takes besides the configuration.
@@ -60,7 +61,8 @@ type Daemon struct {
 	api       *dbusapi.Server // nil without a bus
 	admin     *adminServer    // nil: the console is off
 	listeners []net.Listener
-	activated bool // the listeners came from systemd
+	activated bool                  // the listeners came from systemd
+	certs     map[string]*certs.Set // of the TLS listeners, by name: read again on reload
 
 	closers   []func() // undone in reverse order by close
 	closeOnce sync.Once
@@ -72,7 +74,7 @@ var _ supervisor.Traffic = (*proxy.Proxy)(nil)
 // a Daemon it returns releases everything when Run returns.
 func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	d := &Daemon{cfg: cfg, o: o, log: o.Logger, notify: newNotifier(o.Logger.With("component", "notify")),
-		meter: metrics.New(o.Version)}
+		meter: metrics.New(o.Version), certs: map[string]*certs.Set{}}
 	defer func() {
 		if err != nil {
 			d.close()
@@ -86,12 +88,16 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.pins = pins
-	ls, adminL, activated, err := listeners(cfg.Gateway.Listen)
+	ss, adminL, activated, err := sockets(cfg)
 	if err != nil {
 		return nil, err
 	}
-	d.listeners, d.activated = ls, activated
-	d.onClose(func() { closeAll(ls) })
+	d.onClose(func() { closeSockets(ss) })
+	d.activated = activated
+	if d.listeners, err = frontListeners(cfg, ss, d.certs); err != nil {
+		return nil, err
+	}
+	ls := d.listeners
 	conn := d.connectBus()
 	runner, closeRunner, err := chooseRunner(cfg, o.Instance, conn, d.log)
 	if err != nil {
@@ -114,6 +120,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if d.admin, err = newAdmin(cfg, core{d: d, by: "admin console"}, d.scrape, adminL, o.Version, d.log.With("component", "admin")); err != nil {
 		return nil, err
 	}
+	d.logCertificates()
 	d.log.Info("gateway starting", "app", cfg.App.Name, "listen", addrs(ls), "socket_activated", activated,
 		"runner", runner.Name(), "version", o.Version)
 	return d, nil
@@ -271,6 +278,11 @@ func (d *Daemon) upgrade(ctx context.Context, by string) (int, error) {
 	d.log.Info("upgrade requested", "event", "upgrade", "by", by)
 	d.notify.reloading()
 	defer d.notify.ready()
+	if err := d.reloadCertificates(); err != nil {
+		d.log.Error("upgrade failed: a TLS certificate did not load; nothing changed", "event", "upgrade-failed", "error", err)
+		d.meter.Upgrade(ctx, err)
+		return 0, fmt.Errorf("%w (nothing changed: the listeners keep their certificates, no generation was started)", err)
+	}
 	gen, err := d.sup.Upgrade(ctx)
 	d.meter.Upgrade(ctx, err)
 	if err != nil {
@@ -296,17 +308,22 @@ func noLimit(d time.Duration) time.Duration {
 	return d
 }
 
+// addrs names the listeners for the start-up log: "https=0.0.0.0:443"
+// for a [listeners] table's.
 func addrs(ls []net.Listener) []string {
 	out := make([]string, len(ls))
 	for i, l := range ls {
 		out[i] = l.Addr().String()
+		if pl, ok := l.(*proxy.Listener); ok {
+			out[i] = pl.Name + "=" + out[i]
+		}
 	}
 	return out
 }
 
-func closeAll(ls []net.Listener) {
-	for _, l := range ls {
-		l.Close()
+func closeSockets(ss []socket) {
+	for _, s := range ss {
+		s.l.Close()
 	}
 }
 

@@ -158,6 +158,7 @@ type Properties struct {
 	Generations      uint32
 	Sessions         uint32
 	PinStore         fleet.PinStore
+	Listeners        []fleet.Listener
 }
 
 // Properties reads every property at once.
@@ -186,5 +187,8 @@ func (c *Client) Properties(ctx context.Context) (Properties, error) {
 	get("PinStoreError", &p.PinStore.Error)
 	get("PinStoreWriteFailures", &failures)
 	p.PinStore.Bytes, p.PinStore.LastWrite, p.PinStore.WriteFailures = int64(bytes), fromUSec(lastWrite), int64(failures)
+	var ls []wireListener
+	get("Listeners", &ls)
+	p.Listeners = listenersFromWire(ls)
 	return p, nil
 }

@@ -134,6 +134,13 @@ func (f *fakeCore) RecentSessions(ctx context.Context, n int) ([]fleet.Pin, erro
 	return f.Sessions(ctx)
 }
 
+// listeners are what the fake's Listeners returns: the property carries
+// them through the API's wire types and back.
+var listeners = []fleet.Listener{{Name: "https", Address: "127.0.0.1:8443", TLS: true, HTTP2: true,
+	Certificates: []fleet.Certificate{{File: "/etc/ssl/site.pem", Names: []string{"site.test"}, NotAfter: time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)}}}}
+
+func (f *fakeCore) Listeners(context.Context) ([]fleet.Listener, error) { return listeners, nil }
+
 func (f *fakeCore) PinStore(context.Context) (fleet.PinStore, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

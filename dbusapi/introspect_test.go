@@ -100,6 +100,7 @@ func TestIntrospect(t *testing.T) {
 			"PinStoreLastWriteUSec": "t read false",
 			"PinStoreError":         "s read true",
 			"PinStoreWriteFailures": "t read false",
+			"Listeners":             "a(ssbbbqa(sast)) read true",
 		}
 		got := map[string]string{}
 		for _, p := range api.Properties {

@@ -11,11 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatewayd/gateway/fleet"
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/introspect"
 	"github.com/godbus/dbus/v5/prop"
-
-	"github.com/gatewayd/gateway/fleet"
+	"reflect"
 )
 
 // Options configure a Server.
@@ -84,6 +84,8 @@ func Export(conn *dbus.Conn, core fleet.Core, info Info, o Options) (*Server, er
 		"PinStoreLastWriteUSec": {Value: uint64(0), Emit: prop.EmitFalse},
 		"PinStoreError":         ro(""),
 		"PinStoreWriteFailures": {Value: uint64(0), Emit: prop.EmitFalse},
+		// The listeners: their certificates change on reload.
+		"Listeners": ro([]wireListener{}),
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("exporting the properties: %w", err)
@@ -130,6 +132,9 @@ func (s *Server) Refresh(ctx context.Context) {
 		s.set("PinStoreError", ps.Error)
 		s.set("PinStoreWriteFailures", uint64(ps.WriteFailures))
 	}
+	if ls, err := s.core.Listeners(ctx); err == nil {
+		s.set("Listeners", listenersToWire(ls))
+	}
 
 	s.mu.Lock()
 	before := s.states
@@ -148,7 +153,7 @@ func (s *Server) Refresh(ctx context.Context) {
 }
 
 func (s *Server) set(name string, v any) {
-	if cur, err := s.props.Get(Interface, name); err == nil && cur.Value() == v {
+	if cur, err := s.props.Get(Interface, name); err == nil && reflect.DeepEqual(cur.Value(), v) {
 		return
 	}
 	s.props.SetMust(Interface, name, v)

@@ -208,11 +208,16 @@ func TestRefreshSignals(t *testing.T) {
 			wantAll:     Properties{App: "notes", Version: "1.2.3"},
 		},
 	}
-	for _, st := range steps {
+	for i, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			g.core.set(func(f *fakeCore) { f.gens, f.gensErr = st.gens, st.gensErr })
 			g.srv.Refresh(ctx)
 			props, changes := split(t, w.collect(t))
+			// The listeners are announced once, when first published.
+			if _, ok := props["Listeners"]; ok != (i == 0) {
+				t.Errorf("Listeners announced: %t, want %t", ok, i == 0)
+			}
+			delete(props, "Listeners")
 			if !maps.Equal(props, st.wantProps) {
 				t.Errorf("PropertiesChanged: got %v, want %v", props, st.wantProps)
 			}
@@ -228,8 +233,10 @@ func TestRefreshSignals(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Properties: %v", err)
 			}
-			if !reflect.DeepEqual(all, st.wantAll) {
-				t.Errorf("Properties: got %+v, want %+v", all, st.wantAll)
+			want := st.wantAll
+			want.Listeners = listeners // the fake's, published by the first Refresh
+			if !reflect.DeepEqual(all, want) {
+				t.Errorf("Properties: got %+v, want %+v", all, want)
 			}
 		})
 	}
@@ -265,8 +272,8 @@ func TestPropertiesBeforeRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Properties{App: "notes", Version: "1.2.3"}
-	if got != want {
+	want := Properties{App: "notes", Version: "1.2.3", Listeners: []fleet.Listener{}}
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
@@ -327,8 +334,9 @@ func TestRefreshConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Properties{App: "notes", Version: "1.2.3", ActiveGeneration: 500, Revision: "r500", Generations: 1, Sessions: 1}
-	if got != want {
+	want := Properties{App: "notes", Version: "1.2.3", ActiveGeneration: 500, Revision: "r500", Generations: 1, Sessions: 1,
+		Listeners: listeners}
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 }

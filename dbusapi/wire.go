@@ -81,3 +81,47 @@ func fromUSec(u uint64) time.Time {
 	}
 	return time.UnixMicro(int64(u)).UTC()
 }
+
+// wireListener is a fleet.Listener: (ssbbbqa(sast)).
+type wireListener struct {
+	Name          string
+	Address       string
+	TLS           bool
+	HTTP2         bool
+	ProxyProtocol bool
+	RedirectHTTPS uint16
+	Certificates  []wireCertificate
+}
+
+// wireCertificate is a fleet.Certificate: (sast).
+type wireCertificate struct {
+	File         string
+	Names        []string
+	NotAfterUSec uint64
+}
+
+func listenersToWire(ls []fleet.Listener) []wireListener {
+	out := make([]wireListener, 0, len(ls))
+	for _, l := range ls {
+		w := wireListener{Name: l.Name, Address: l.Address, TLS: l.TLS, HTTP2: l.HTTP2, ProxyProtocol: l.ProxyProtocol,
+			RedirectHTTPS: uint16(l.RedirectHTTPS), Certificates: make([]wireCertificate, 0, len(l.Certificates))}
+		for _, c := range l.Certificates {
+			w.Certificates = append(w.Certificates, wireCertificate{File: c.File, Names: append([]string{}, c.Names...), NotAfterUSec: usec(c.NotAfter)})
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func listenersFromWire(ws []wireListener) []fleet.Listener {
+	out := make([]fleet.Listener, 0, len(ws))
+	for _, w := range ws {
+		l := fleet.Listener{Name: w.Name, Address: w.Address, TLS: w.TLS, HTTP2: w.HTTP2, ProxyProtocol: w.ProxyProtocol,
+			RedirectHTTPS: int(w.RedirectHTTPS), Certificates: []fleet.Certificate{}}
+		for _, c := range w.Certificates {
+			l.Certificates = append(l.Certificates, fleet.Certificate{File: c.File, Names: c.Names, NotAfter: fromUSec(c.NotAfterUSec)})
+		}
+		out = append(out, l)
+	}
+	return out
+}

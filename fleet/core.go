@@ -26,6 +26,8 @@ type Core interface {
 	RecentSessions(ctx context.Context, n int) ([]Pin, error)
 	EndSession(ctx context.Context, key SessionKey) error
 	PinStore(ctx context.Context) (PinStore, error)
+	// Listeners describes the proxy's listeners, certificates included.
+	Listeners(ctx context.Context) ([]Listener, error)
 }
 
 var (

@@ -16,6 +16,7 @@ type Status struct {
 	Sessions         int          `json:"sessions"`          // pinned, in all generations
 	Generations      []Generation `json:"generations"`       // oldest first, never null
 	PinStore         *PinStore    `json:"pin_store"`         // null: not reported
+	Listeners        []Listener   `json:"listeners"`         // null: not reported
 }
 
 // NewStatus is the status document from one snapshot of the generations:

@@ -35,6 +35,12 @@ func TestStatusDocument(t *testing.T) {
 	}
 	st := NewStatus("notes", "1.4.0", gens, PinStore{Path: "/run/gateway/notes.pins", Bytes: 40_200_000,
 		LastWrite: at("2026-11-21T09:00:01Z"), Error: "disk full", WriteFailures: 2})
+	st.Listeners = []Listener{
+		{Address: "127.0.0.1:8080", Certificates: []Certificate{}},
+		{Name: "https", Address: "0.0.0.0:443", TLS: true, HTTP2: true, ProxyProtocol: true, Certificates: []Certificate{
+			{File: "/etc/ssl/site/fullchain.pem", Names: []string{"site.test", "www.site.test"}, NotAfter: at("2027-02-01T09:00:00Z")}}},
+		{Name: "plain", Address: "0.0.0.0:80", RedirectHTTPS: 443, Certificates: []Certificate{}},
+	}
 	got, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		t.Fatal(err)

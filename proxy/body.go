@@ -65,6 +65,20 @@ func (s *stream) write(b []byte) error {
 	return nil
 }
 
+// body copies a worker's body framed as in says (n: its length), chunked
+// for the client when rechunk is set.
+func (s *stream) body(in framing, n int64, dec *h1.Chunked, rechunk bool) error {
+	switch in {
+	case bodyLength:
+		return s.fixed(n)
+	case bodyChunked:
+		return s.chunked(dec, rechunk)
+	case bodyEOF:
+		return s.untilEOF(rechunk)
+	}
+	return nil
+}
+
 // fixed copies n bytes.
 func (s *stream) fixed(n int64) error {
 	for n > 0 {

@@ -2,10 +2,10 @@ package proxy
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
-	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -27,21 +27,13 @@ type clientConn struct {
 	// rd and wd are the client's read and write deadlines.
 	rd, wd deadline
 	req    h1.Request
-	// fwdFor is the peer's address for X-Forwarded-For; empty for a
-	// unix-socket client, which gets none (as net/http/httputil does).
-	// peer is the same address (zero for a unix-socket client), trusted
-	// whether its forwarding fields are believed (forwarded.go), xff the
-	// X-Forwarded-For built for a trusted peer.
-	fwdFor  []byte
-	peer    netip.Addr
-	trusted bool
-	xff     []byte
-	// https says that the request's client reached the first proxy over
-	// TLS, as a trusted one says: the gateway's cookies are then Secure.
-	https bool
-	sess  session
-	v     verdict
-	chunk h1.Chunked
+	from   peer // who sent the requests (forwarded.go)
+	// redirect is the listener's HTTPS port when it answers every request
+	// with a redirect there (Listener.RedirectHTTPS), else 0.
+	redirect int
+	sess     session
+	v        verdict
+	chunk    h1.Chunked
 	// method and path are copies of the request's, which outlive the read
 	// buffer once a request body has been read through it.
 	method, path []byte
@@ -71,13 +63,15 @@ var connPool = sync.Pool{New: func() any {
 	return cc
 }}
 
-func (p *Proxy) newClientConn(srv *server, c net.Conn) *clientConn {
+func (p *Proxy) newClientConn(srv *server, c net.Conn, redirect int) *clientConn {
 	cc := connPool.Get().(*clientConn)
 	cc.p, cc.srv, cc.c = p, srv, c
 	cc.in.init(c, clientBuffer)
 	cc.out.Reset(c)
 	cc.rd, cc.wd = deadline{}, deadline{}
-	cc.setPeer(c)
+	_, isTLS := c.(*tls.Conn)
+	cc.from.set(p, c.RemoteAddr(), isTLS)
+	cc.redirect = redirect
 	cc.state.Store(connIdle)
 	return cc
 }
@@ -229,7 +223,7 @@ func (cc *clientConn) refuse(err error) {
 	switch {
 	case errors.As(err, &he):
 		cc.p.refused.Add(1)
-		cc.p.log.Debug("request refused", "client", cc.peerString(), "status", he.Status, "reason", he.Reason)
+		cc.p.log.Debug("request refused", "client", cc.from.String(), "status", he.Status, "reason", he.Reason)
 		cc.answer(he.Status, "", he.Reason+"\n", true)
 		cc.unread = true
 	case err == errHeadTooLarge:

@@ -3,6 +3,7 @@ package proxy
 import (
 	"time"
 
+	"bufio"
 	"github.com/gatewayd/gateway/proxy/internal/h1"
 )
 
@@ -15,12 +16,15 @@ func (cc *clientConn) exchange(headLen int) bool {
 	defer cc.consumeHead()
 	cc.method = append(cc.method[:0], r.Method...)
 	cc.path = append(cc.path[:0], r.Path...)
-	cc.https = cc.secure()
+	cc.from.https = cc.from.secure(r.Fields)
 	if r.Chunked {
 		if err := cc.checkChunked(headLen); err != nil {
 			cc.clientBodyFailed(err)
 			return false
 		}
+	}
+	if cc.redirect != 0 {
+		return cc.redirectHTTPS()
 	}
 	if p.o.SwitchPath != "" && pathIs(r.Path, p.o.SwitchPath) {
 		return cc.switchSession()
@@ -30,14 +34,7 @@ func (cc *clientConn) exchange(headLen int) bool {
 		now = p.clock()
 	}
 	s := &cc.sess
-	*s = session{}
-	if sid := requestCookie(r.Fields, p.o.SessionCookie); sid != nil {
-		s.key, s.has = p.o.Hasher.KeyBytes(sid), true
-		s.affinity = requestCookie(r.Fields, p.o.AffinityCookie)
-	}
-	t := p.table()
-	b := p.route(t, s, now)
-	s.keep(now, p.o.IdleTimeout)
+	t, b := p.routeRequest(r.Fields, s, now)
 	if b == nil {
 		keep := cc.mayKeep() && !r.HasBody()
 		cc.answer(503, "Retry-After: 2\r\n", "no generation of the app is ready yet\n", !keep)
@@ -52,13 +49,34 @@ func (cc *clientConn) exchange(headLen int) bool {
 	n.Add(1)
 	status, keep := cc.forward(b, s, logout, start, now)
 	n.Add(-1)
+	p.done(t, b, status, start)
+	return keep
+}
+
+// routeRequest is the routing core both engines share: the session the
+// request's cookies name, and where it goes (nil: no generation is ready).
+func (p *Proxy) routeRequest(fields []h1.Field, s *session, now time.Time) (*table, *backend) {
+	*s = session{}
+	if sid := requestCookie(fields, p.o.SessionCookie); sid != nil {
+		s.key, s.has = p.o.Hasher.KeyBytes(sid), true
+		s.affinity = requestCookie(fields, p.o.AffinityCookie)
+	}
+	t := p.table()
+	b := p.route(t, s, now)
+	s.keep(now, p.o.IdleTimeout)
+	return t, b
+}
+
+// done counts a forwarded request's answer (status 0: counted already)
+// and, for one that went to a generation other than the active one, wakes
+// whoever waits for a detached generation's requests to end.
+func (p *Proxy) done(t *table, b *backend, status int, start time.Time) {
 	if status != 0 {
 		p.observe(b.gen, status, start)
 	}
 	if t.active == nil || t.active.id != b.gen {
 		signal(p.requests)
 	}
-	return keep
 }
 
 // keep reduces what the response needs of the affinity cookie to its age
@@ -81,8 +99,7 @@ func (p *Proxy) observe(gen, status int, start time.Time) {
 // origin-form target, the client's fields less the hop-by-hop ones and any
 // X-Forwarded-* it sent, the gateway's X-Forwarded-For, -Host and -Proto,
 // and the framing the gateway chose.
-func (cc *clientConn) writeRequestHead(wc *workerConn) {
-	r, w := &cc.req, wc.out
+func writeRequestHead(w *bufio.Writer, r *h1.Request, from *peer) {
 	w.Write(r.Method)
 	w.WriteByte(' ')
 	w.Write(r.Path)
@@ -104,7 +121,7 @@ func (cc *clientConn) writeRequestHead(wc *workerConn) {
 		case h1.KindHost, h1.KindXForwardedFor:
 			continue // the gateway writes them
 		case h1.KindXForwardedHost, h1.KindXForwardedProto, h1.KindForwarded:
-			if !cc.trusted {
+			if !from.trusted {
 				continue // the gateway says where the request came from
 			}
 		case h1.KindTrailer:
@@ -121,14 +138,18 @@ func (cc *clientConn) writeRequestHead(wc *workerConn) {
 		}
 		writeField(w, f.Name, f.Value)
 	}
-	if xff := cc.forwardedFor(); len(xff) > 0 {
+	if xff := from.forwardedFor(r.Fields); len(xff) > 0 {
 		writeField(w, xForwardedFor, xff)
 	}
-	if !cc.trusted || cc.field(h1.KindXForwardedHost) == nil {
+	if !from.trusted || field(r.Fields, h1.KindXForwardedHost) == nil {
 		writeField(w, xForwardedHost, host)
 	}
-	if !cc.trusted || cc.field(h1.KindXForwardedProto) == nil {
-		w.WriteString("X-Forwarded-Proto: http\r\n")
+	if !from.trusted || field(r.Fields, h1.KindXForwardedProto) == nil {
+		if from.tls {
+			w.WriteString("X-Forwarded-Proto: https\r\n")
+		} else {
+			w.WriteString("X-Forwarded-Proto: http\r\n")
+		}
 	}
 	if trailers {
 		w.WriteString("Te: trailers\r\n")

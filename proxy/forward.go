@@ -54,7 +54,7 @@ func (cc *clientConn) forwardWhole(x *relay, bodyLen int) (int, bool) {
 		if err != nil {
 			return cc.workerFailed(x.b, err, x.keep), x.keep
 		}
-		cc.writeRequestHead(wc)
+		writeRequestHead(wc.out, &cc.req, &cc.from)
 		if bodyLen > 0 {
 			body := cc.in.buffered()[cc.pending : cc.pending+bodyLen]
 			if cc.req.Chunked {
@@ -84,12 +84,12 @@ func (cc *clientConn) forwardWhole(x *relay, bodyLen int) (int, bool) {
 	cc.consumeHead()
 	cc.in.discard(bodyLen)
 	status, keep, reuse := cc.respond(wc, x)
-	cc.putWorker(x.b, wc, reuse, x.start)
+	cc.p.putWorker(x.b, wc, reuse, x.start)
 	return status, keep
 }
 
 // putWorker keeps a worker connection for the next request, or closes it.
-func (cc *clientConn) putWorker(b *backend, wc *workerConn, reuse bool, now time.Time) {
+func (p *Proxy) putWorker(b *backend, wc *workerConn, reuse bool, now time.Time) {
 	if reuse {
 		b.pool.put(wc, now)
 	} else {
@@ -136,7 +136,7 @@ func (cc *clientConn) forwardStream(x *relay) (int, bool) {
 	if err != nil {
 		return cc.workerFailed(x.b, err, false), false
 	}
-	cc.writeRequestHead(wc)
+	writeRequestHead(wc.out, &cc.req, &cc.from)
 	expect := cc.req.Expect100
 	cc.consumeHead()
 	if expect {
@@ -158,7 +158,7 @@ func (cc *clientConn) forwardStream(x *relay) (int, bool) {
 	if body.wait(true) != nil {
 		keep, reuse = false, false
 	}
-	cc.putWorker(x.b, wc, reuse, time.Now())
+	cc.p.putWorker(x.b, wc, reuse, time.Now())
 	return status, keep
 }
 

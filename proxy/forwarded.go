@@ -17,17 +17,39 @@ import (
 // as they came. From anyone else they are replaced, since a client could
 // claim anything in them.
 
-// setPeer records the connection's peer and whether it is trusted.
-func (cc *clientConn) setPeer(c net.Conn) {
-	cc.fwdFor, cc.peer, cc.trusted = cc.fwdFor[:0], netip.Addr{}, false
-	switch a := c.RemoteAddr().(type) {
+// peer is the other end of a client connection, as both engines (HTTP/1.1
+// in conn.go, HTTP/2 in h2.go) see it.
+type peer struct {
+	// fwdFor is the peer's address for X-Forwarded-For; empty for a
+	// unix-socket client, which gets none (as net/http/httputil does).
+	// addr is the same address (zero for a unix-socket client), trusted
+	// whether its forwarding fields are believed, xff the X-Forwarded-For
+	// built for a trusted peer.
+	fwdFor  []byte
+	addr    netip.Addr
+	trusted bool
+	xff     []byte
+	// tls: the connection to the gateway is TLS. https: the client's own
+	// connection was, as tls or a trusted proxy says; the gateway's cookies
+	// are then Secure.
+	tls, https bool
+}
+
+// set records the peer at a and whether it is trusted.
+func (pr *peer) set(p *Proxy, a net.Addr, tls bool) {
+	pr.fwdFor, pr.addr, pr.trusted, pr.tls = pr.fwdFor[:0], netip.Addr{}, false, tls
+	switch a := a.(type) {
 	case *net.TCPAddr:
-		cc.peer = a.AddrPort().Addr().Unmap()
-		cc.fwdFor = cc.peer.AppendTo(cc.fwdFor)
-		cc.trusted = cc.p.trustedAddr(cc.peer)
+		pr.setAddr(p, a.AddrPort().Addr())
 	case *net.UnixAddr:
-		cc.trusted = cc.p.o.TrustUnixClients
+		pr.trusted = p.o.TrustUnixClients
 	}
+}
+
+func (pr *peer) setAddr(p *Proxy, a netip.Addr) {
+	pr.addr = a.Unmap()
+	pr.fwdFor = pr.addr.AppendTo(pr.fwdFor)
+	pr.trusted = p.trustedAddr(pr.addr)
 }
 
 func (p *Proxy) trustedAddr(a netip.Addr) bool {
@@ -40,73 +62,75 @@ func (p *Proxy) trustedAddr(a netip.Addr) bool {
 }
 
 // forwardedFor is the X-Forwarded-For the worker gets: from a trusted
-// peer, the chain it sent with the peer appended; else the peer alone.
-// It is built in cc.xff, reused from request to request.
-func (cc *clientConn) forwardedFor() []byte {
-	if !cc.trusted {
-		return cc.fwdFor
+// peer, the chain it sent (in fields) with the peer appended; else the peer
+// alone. It is built in pr.xff, reused from request to request.
+func (pr *peer) forwardedFor(fields []h1.Field) []byte {
+	if !pr.trusted {
+		return pr.fwdFor
 	}
-	cc.xff = cc.xff[:0]
-	for i := range cc.req.Fields {
-		if f := &cc.req.Fields[i]; f.Kind == h1.KindXForwardedFor {
+	pr.xff = pr.xff[:0]
+	for i := range fields {
+		if f := &fields[i]; f.Kind == h1.KindXForwardedFor {
 			if v := bytes.TrimSpace(f.Value); len(v) > 0 {
-				if len(cc.xff) > 0 {
-					cc.xff = append(cc.xff, ", "...)
+				if len(pr.xff) > 0 {
+					pr.xff = append(pr.xff, ", "...)
 				}
-				cc.xff = append(cc.xff, v...)
+				pr.xff = append(pr.xff, v...)
 			}
 		}
 	}
-	if len(cc.fwdFor) > 0 {
-		if len(cc.xff) > 0 {
-			cc.xff = append(cc.xff, ", "...)
+	if len(pr.fwdFor) > 0 {
+		if len(pr.xff) > 0 {
+			pr.xff = append(pr.xff, ", "...)
 		}
-		cc.xff = append(cc.xff, cc.fwdFor...)
+		pr.xff = append(pr.xff, pr.fwdFor...)
 	}
-	return cc.xff
+	return pr.xff
 }
 
-// secure reports whether the client's own connection was TLS, as a trusted
-// proxy says (the first X-Forwarded-Proto element): then the gateway's
-// cookies are Secure.
-func (cc *clientConn) secure() bool {
-	if !cc.trusted {
+// secure reports whether the client's own connection was TLS: this one is,
+// or a trusted proxy says so (the first X-Forwarded-Proto element).
+func (pr *peer) secure(fields []h1.Field) bool {
+	if pr.tls {
+		return true
+	}
+	if !pr.trusted {
 		return false
 	}
-	v := cc.field(h1.KindXForwardedProto)
+	v := field(fields, h1.KindXForwardedProto)
 	if i := bytes.IndexByte(v, ','); i >= 0 {
 		v = v[:i]
 	}
 	return bytes.EqualFold(bytes.TrimSpace(v), []byte("https"))
 }
 
-// field is the value of the request's first field of kind k, or nil.
-func (cc *clientConn) field(k h1.Kind) []byte {
-	for i := range cc.req.Fields {
-		if cc.req.Fields[i].Kind == k {
-			return cc.req.Fields[i].Value
+// field is the value of the first field of kind k, or nil.
+func field(fields []h1.Field, k h1.Kind) []byte {
+	for i := range fields {
+		if fields[i].Kind == k {
+			return fields[i].Value
 		}
 	}
 	return nil
 }
 
-// peerString is the peer's address for logs.
-func (cc *clientConn) peerString() string {
-	if cc.peer.IsValid() {
-		return cc.peer.String()
+// String is the peer's address for logs.
+func (pr *peer) String() string {
+	if pr.addr.IsValid() {
+		return pr.addr.String()
 	}
 	return "unix"
 }
 
 // client is the client's address for the logs of a forwarded request: the
 // peer's, or, behind trusted proxies, the rightmost address of the
-// X-Forwarded-For sent on (cc.xff, the gateway's own copy) that is not one
+// X-Forwarded-For sent on (pr.xff, the gateway's own copy) that is not one
 // of them (the leftmost if all are).
-func (cc *clientConn) client() string {
-	if !cc.trusted {
-		return cc.peerString()
+func (pr *peer) client(p *Proxy) string {
+	if !pr.trusted {
+		return pr.String()
 	}
-	chain := cc.xff
+	chain := pr.xff
 	last := ""
 	for len(chain) > 0 {
 		i := bytes.LastIndexByte(chain, ',')
@@ -114,7 +138,7 @@ func (cc *clientConn) client() string {
 		chain = chain[:max(i, 0)]
 		last = hop
 		a, err := netip.ParseAddr(hop)
-		if err != nil || !cc.p.trustedAddr(a.Unmap()) {
+		if err != nil || !p.trustedAddr(a.Unmap()) {
 			return hop
 		}
 	}

@@ -114,8 +114,8 @@ func TestClientThroughTrustedChain(t *testing.T) {
 		{true, "10.2.2.2, 127.0.0.1", "10.2.2.2"},
 		{true, "garbage, 127.0.0.1", "garbage"},
 	} {
-		cc := &clientConn{p: p, peer: netip.MustParseAddr("127.0.0.1"), trusted: c.trusted, xff: []byte(c.xff)}
-		if got := cc.client(); got != c.want {
+		pr := &peer{addr: netip.MustParseAddr("127.0.0.1"), trusted: c.trusted, xff: []byte(c.xff)}
+		if got := pr.client(p); got != c.want {
 			t.Errorf("trusted %t, chain %q: got %q, want %q", c.trusted, c.xff, got, c.want)
 		}
 	}

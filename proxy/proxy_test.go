@@ -55,7 +55,7 @@ func app(t *testing.T, name string) *httptest.Server {
 			}
 			return
 		}
-		fmt.Fprintf(w, "%s fwd=%s host=%s", name, r.Header.Get("X-Forwarded-For"), r.Host)
+		fmt.Fprintf(w, "%s fwd=%s host=%s proto=%s", name, r.Header.Get("X-Forwarded-For"), r.Host, r.Header.Get("X-Forwarded-Proto"))
 	}))
 	t.Cleanup(s.Close)
 	return s

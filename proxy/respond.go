@@ -58,7 +58,7 @@ func (cc *clientConn) respond(wc *workerConn, x *relay) (status int, keep, reuse
 	resp := &wc.resp
 	status = resp.Status
 	cc.v.reset()
-	cc.p.track(b, s, x.logout && status < 400, cc.https, cc.path, resp.Fields, x.now, &cc.v)
+	cc.p.track(b, s, x.logout && status < 400, cc.from.https, cc.path, resp.Fields, x.now, &cc.v)
 	if status == 101 {
 		cc.tunnel(b, wc, x.start)
 		return 0, false, false
@@ -78,15 +78,7 @@ func (cc *clientConn) respond(wc *workerConn, x *relay) (status int, keep, reuse
 	workerKeep := !resp.Close && in != bodyEOF
 	st := stream{src: &wc.in, srd: &wc.rd, srcConn: wc.c, dst: cc.out, dwd: &cc.wd, dstConn: cc.c,
 		idle: o.BodyIdleTimeout, wto: o.WriteTimeout}
-	var err error
-	switch in {
-	case bodyLength:
-		err = st.fixed(resp.ContentLength)
-	case bodyChunked:
-		err = st.chunked(&cc.chunk, out == bodyChunked)
-	case bodyEOF:
-		err = st.untilEOF(out == bodyChunked)
-	}
+	err := st.body(in, resp.ContentLength, &cc.chunk, out == bodyChunked)
 	if err != nil {
 		if !st.dstFailed {
 			cc.p.log.Warn("worker response body failed", "generation", b.gen, "instance", b.inst,
@@ -129,19 +121,9 @@ func (cc *clientConn) writeResponseHead(resp *h1.Response, bodyless bool, out fr
 	cc.wd.arm(cc.c, true, now, cc.srv.o.WriteTimeout)
 	writeStatusLine(w, resp.Status, resp.Reason)
 	for i := range resp.Fields {
-		f := &resp.Fields[i]
-		switch {
-		case f.Kind == h1.KindTrailer && out == bodyChunked:
-		case f.Kind.Hop():
-			continue
-		case f.Kind == h1.KindSetCookie && cc.v.dropSession && isCookieLine(f.Value, p.o.SessionCookie):
-			continue
-		case f.Kind == h1.KindOther && p.isEndHeader(f.Name):
-			continue
-		case resp.ConnTokens && h1.Nominated(resp.Fields, f.Name):
-			continue
+		if f := &resp.Fields[i]; p.passes(resp, f, &cc.v, out == bodyChunked) {
+			writeField(w, f.Name, f.Value)
 		}
-		writeField(w, f.Name, f.Value)
 	}
 	w.Write(cc.v.add)
 	switch {
@@ -157,6 +139,24 @@ func (cc *clientConn) writeResponseHead(resp *h1.Response, bodyless bool, out fr
 		w.WriteString("Connection: keep-alive\r\n")
 	}
 	w.WriteString("\r\n")
+}
+
+// passes reports whether a field of the worker's final response head
+// reaches the client, in either engine: not a hop-by-hop one (a Trailer
+// announcement passes when the body stays chunked), not the end header,
+// not an app's session cookie that track replaced.
+func (p *Proxy) passes(resp *h1.Response, f *h1.Field, v *verdict, chunked bool) bool {
+	switch {
+	case f.Kind == h1.KindTrailer && chunked:
+		return true
+	case f.Kind.Hop():
+		return false
+	case f.Kind == h1.KindSetCookie && v.dropSession && isCookieLine(f.Value, p.o.SessionCookie):
+		return false
+	case f.Kind == h1.KindOther && p.isEndHeader(f.Name):
+		return false
+	}
+	return !resp.ConnTokens || !h1.Nominated(resp.Fields, f.Name)
 }
 
 // writeInformational relays a 1xx head (100 Continue, 103 Early Hints).

@@ -179,7 +179,7 @@ func (cc *clientConn) workerFailed(b *backend, err error, keep bool) int {
 		msg = "worker sent a malformed response"
 	}
 	cc.p.log.Warn(msg, "generation", b.gen, "instance", b.inst,
-		"method", string(cc.method), "path", string(cc.path), "client", cc.client(), "error", err)
+		"method", string(cc.method), "path", string(cc.path), "client", cc.from.client(cc.p), "error", err)
 	cc.answer(502, "", "the app's worker failed to answer\n", !keep)
 	return 502
 }
@@ -191,7 +191,7 @@ func (cc *clientConn) headFailed(b *backend, wc *workerConn, err error, keep boo
 	wc.c.Close()
 	if isTimeout(err) {
 		cc.p.log.Warn("worker did not answer in time", "generation", b.gen, "instance", b.inst,
-			"method", string(cc.method), "path", string(cc.path), "client", cc.client(), "timeout", cc.srv.o.ResponseHeaderTimeout)
+			"method", string(cc.method), "path", string(cc.path), "client", cc.from.client(cc.p), "timeout", cc.srv.o.ResponseHeaderTimeout)
 		cc.answer(504, "", "the app's worker did not answer in time\n", !keep)
 		return 504
 	}

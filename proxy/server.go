@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"slices"
 )
 
 // ServerOptions are the limits of the client-facing server and of the
@@ -62,6 +64,7 @@ type server struct {
 	mu       sync.Mutex
 	conns    map[*clientConn]struct{}
 	wg       sync.WaitGroup
+	h2       *h2server // nil: no listener offers HTTP/2
 }
 
 func (s *server) track(cc *clientConn) {
@@ -100,6 +103,9 @@ func (p *Proxy) Run(ctx context.Context, listeners []net.Listener, o ServerOptio
 		return errors.New("proxy: no listeners")
 	}
 	s := &server{o: o.withDefaults(), conns: map[*clientConn]struct{}{}}
+	if offersH2(listeners) {
+		s.h2 = p.newH2Server(s)
+	}
 	errc := make(chan error, len(listeners))
 	var accepting sync.WaitGroup
 	for _, l := range listeners {
@@ -124,6 +130,8 @@ func (p *Proxy) Run(ctx context.Context, listeners []net.Listener, o ServerOptio
 		l.Close()
 	}
 	accepting.Wait()
+	h2done := s.stopH2(err == nil, o.ShutdownTimeout)
+	defer func() { <-h2done }()
 	if err != nil {
 		s.closeIdle(true)
 		s.wg.Wait()
@@ -143,9 +151,30 @@ func (p *Proxy) Run(ctx context.Context, listeners []net.Listener, o ServerOptio
 	return nil
 }
 
+// stopH2 shuts the HTTP/2 server down next to the HTTP/1.1 connections,
+// letting its streams finish within timeout when graceful.
+func (s *server) stopH2(graceful bool, timeout time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	if s.h2 == nil {
+		close(done)
+		return done
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	if !graceful {
+		cancel()
+	}
+	go func() {
+		defer close(done)
+		defer cancel()
+		s.h2.shutdown(ctx)
+	}()
+	return done
+}
+
 // accept serves one listener until it is closed; a closed listener is not
 // an error.
 func (p *Proxy) accept(s *server, l net.Listener) error {
+	spec, _ := l.(*Listener)
 	var delay time.Duration
 	for {
 		c, err := l.Accept()
@@ -168,14 +197,59 @@ func (p *Proxy) accept(s *server, l net.Listener) error {
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
-		cc := p.newClientConn(s, c)
-		s.track(cc)
 		s.wg.Add(1)
+		if spec == nil || !spec.needsSetup() {
+			cc := p.newClientConn(s, c, spec.redirect())
+			s.track(cc)
+			go func() {
+				defer s.wg.Done()
+				cc.serve()
+			}()
+			continue
+		}
 		go func() {
 			defer s.wg.Done()
-			cc.serve()
+			p.serveSetup(s, spec, c)
 		}()
 	}
+}
+
+// serveSetup serves a connection that needs a PROXY header or a TLS
+// handshake first; an HTTP/2 one goes to the HTTP/2 server.
+func (p *Proxy) serveSetup(s *server, l *Listener, raw net.Conn) {
+	c, h2, err := p.setup(l, raw, s.o.ReadHeaderTimeout)
+	if err != nil {
+		p.log.Debug("connection refused before HTTP", "listener", l.Name, "peer", raw.RemoteAddr().String(), "error", err)
+		c.Close()
+		return
+	}
+	if h2 {
+		s.h2.serve(c)
+		return
+	}
+	cc := p.newClientConn(s, c, l.RedirectHTTPS)
+	s.track(cc)
+	if s.stopping.Load() {
+		cc.release() // Run's closeIdle may have passed it by
+		return
+	}
+	cc.serve()
+}
+
+func offersH2(ls []net.Listener) bool {
+	for _, l := range ls {
+		if spec, ok := l.(*Listener); ok && spec.TLS != nil && slices.Contains(spec.TLS.NextProtos, "h2") {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Listener) redirect() int {
+	if l == nil {
+		return 0
+	}
+	return l.RedirectHTTPS
 }
 
 func isTemporary(err error) bool {

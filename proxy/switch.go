@@ -33,7 +33,7 @@ func (cc *clientConn) switchSession() bool {
 	writeStatusLine(w, 303, nil)
 	if p.unpin(r.Fields) {
 		cc.v.reset()
-		cc.v.setCookie(expired(p.o.AffinityCookie, cc.https))
+		cc.v.setCookie(expired(p.o.AffinityCookie, cc.from.https))
 		w.Write(cc.v.add)
 	}
 	w.WriteString("Cache-Control: no-store\r\nLocation: ")

@@ -71,6 +71,7 @@ func (allowAll) Detach(context.Context, int) (int, error)                 { retu
 func (allowAll) Retire(context.Context, int, bool) error                  { return nil }
 func (allowAll) EndSession(context.Context, fleet.SessionKey) error       { return nil }
 func (allowAll) PinStore(context.Context) (fleet.PinStore, error)         { return fleet.PinStore{}, nil }
+func (allowAll) Listeners(context.Context) ([]fleet.Listener, error)      { return nil, nil }
 func (allowAll) Sessions(context.Context) ([]fleet.Pin, error)            { return nil, nil }
 func (allowAll) RecentSessions(context.Context, int) ([]fleet.Pin, error) { return nil, nil }
 func (allowAll) Generations(context.Context) ([]fleet.Generation, error) {

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # packaging/ checks the packages with lintian and rpm. They need these
 # packages and must not be skipped.
 missing=""
-for p in systemd dbus dbus-user-session systemd-container debootstrap lintian rpm; do
+for p in systemd dbus dbus-user-session systemd-container debootstrap lintian rpm curl; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
@@ -39,6 +39,15 @@ npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 echo "== go $(go env GOVERSION), $(nproc) cores"
 go mod download
 go mod verify
+
+# HTTP/2 conformance (tests/e2e/h2spec_test.go) runs h2spec, a Go tool,
+# built here at a pinned version into a cache outside the repository.
+tools="${XDG_CACHE_HOME:-$HOME/.cache}/gateway-tools"
+if [ ! -x "$tools/h2spec" ]; then
+  echo "== go install h2spec"
+  GOBIN="$tools" go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
+fi
+export H2SPEC="$tools/h2spec" GATEWAY_REQUIRE_H2SPEC=1
 
 echo "== formatting and vet"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

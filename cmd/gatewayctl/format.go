@@ -45,6 +45,7 @@ func writeStatus(w io.Writer, where string, props dbusapi.Properties, gens []fle
 	if ps := props.PinStore; ps.Path != "" {
 		describePinStore(&b, ps, now)
 	}
+	describeListeners(&b, props.Listeners, now)
 	for _, g := range rest {
 		describe(&b, capitalize(string(g.State)), g, now)
 	}
@@ -121,6 +122,36 @@ func describePinStore(b *strings.Builder, ps fleet.PinStore, now time.Time) {
 	}
 	field(b, "Pin store", fmt.Sprintf("%s; FAILING (%s): %s", head, fleet.Plural(int(ps.WriteFailures), "failed write"), ps.Error))
 	field(b, "", "last "+last+"; a restart now would lose the sessions changed since")
+}
+
+// describeListeners writes what each listener speaks, and until when its
+// certificates are valid:
+//
+//	Listen: 127.0.0.1:8080: HTTP/1.1
+//	        https 0.0.0.0:443: TLS, HTTP/2 and HTTP/1.1, PROXY protocol
+//	        certificate /etc/ssl/site.pem (site.test); expires 2027-02-01 09:00 UTC, in 61d
+func describeListeners(b *strings.Builder, ls []fleet.Listener, now time.Time) {
+	label := "Listen"
+	for _, l := range ls {
+		what := []string{"HTTP/1.1"}
+		switch {
+		case l.TLS && l.HTTP2:
+			what = []string{"TLS, HTTP/2 and HTTP/1.1"}
+		case l.TLS:
+			what = []string{"TLS, HTTP/1.1"}
+		case l.RedirectHTTPS != 0:
+			what = []string{fmt.Sprintf("redirects to HTTPS on port %d", l.RedirectHTTPS)}
+		}
+		if l.ProxyProtocol {
+			what = append(what, "PROXY protocol")
+		}
+		field(b, label, strings.TrimSpace(l.Name+" "+l.Address)+": "+strings.Join(what, ", "))
+		label = ""
+		for _, c := range l.Certificates {
+			field(b, "", fmt.Sprintf("certificate %s (%s); expires %s, %s", c.File, strings.Join(c.Names, ", "),
+				c.NotAfter.UTC().Format("2006-01-02 15:04 MST"), fleet.Relative(c.NotAfter, now)))
+		}
+	}
 }
 
 // writeGenerations is `gatewayctl generations`: one row per generation,

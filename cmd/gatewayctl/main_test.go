@@ -30,6 +30,13 @@ type fakeCore struct {
 	err      error    // returned by every method if set
 	calls    []string // "detach 4", "retire 3 force=true", "end-session HASH"
 	store    fleet.PinStore
+	listens  []fleet.Listener
+}
+
+func (f *fakeCore) Listeners(context.Context) ([]fleet.Listener, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.listens, f.err
 }
 
 func (f *fakeCore) PinStore(context.Context) (fleet.PinStore, error) {
@@ -154,6 +161,12 @@ func newCore() *fakeCore {
 		},
 		store: fleet.PinStore{Path: "/run/gateway/notes.pins", Bytes: 40_200_000, LastWrite: at(-5 * time.Minute),
 			Error: "open /run/gateway/notes.pins.tmp: read-only file system", WriteFailures: 12},
+		listens: []fleet.Listener{
+			{Address: "127.0.0.1:8080", Certificates: []fleet.Certificate{}},
+			{Name: "https", Address: "0.0.0.0:443", TLS: true, HTTP2: true, ProxyProtocol: true, Certificates: []fleet.Certificate{
+				{File: "/etc/ssl/site.pem", Names: []string{"site.test", "www.site.test"}, NotAfter: at(61*24*time.Hour + time.Hour)}}},
+			{Name: "plain", Address: "0.0.0.0:80", RedirectHTTPS: 443, Certificates: []fleet.Certificate{}},
+		},
 		sessions: []fleet.Pin{
 			{Key: key(hashB), Generation: 4, Instance: 2, LastSeen: at(-192 * time.Second)},
 			{Key: key(hashA), Generation: 3, Instance: 1, LastSeen: at(-3600 * time.Second)},
@@ -200,6 +213,10 @@ func TestReadCommands(t *testing.T) {
 			" Sessions: 13 pinned\n",
 			"Pin store: /run/gateway/notes.pins, 40.2 MB; FAILING (12 failed writes): open /run/gateway/notes.pins.tmp: read-only file system\n",
 			"           last written 5m ago; a restart now would lose the sessions changed since\n",
+			"   Listen: 127.0.0.1:8080: HTTP/1.1\n",
+			"           https 0.0.0.0:443: TLS, HTTP/2 and HTTP/1.1, PROXY protocol\n",
+			"           certificate /etc/ssl/site.pem (site.test, www.site.test); expires ", " UTC, in 61d1h\n",
+			"           plain 0.0.0.0:80: redirects to HTTPS on port 443\n",
 			" Starting: generation 5 (revision r5) since ",
 			" Detached: generation 3 (revision r3) since ", "; 3h12m ago\n",
 			"           gateway-gen3.scope, pids 1300; 1 session, 0 in flight, 0 upgraded\n",
@@ -301,7 +318,14 @@ func TestJSON(t *testing.T) {
 		}
 		ps := core.store
 		ps.LastWrite = ps.LastWrite.Truncate(time.Microsecond).UTC()
-		if want := asJSON(t, fleet.NewStatus("notes", "1.4.0", onTheWire(core.gens), ps)); out != want {
+		want := fleet.NewStatus("notes", "1.4.0", onTheWire(core.gens), ps)
+		want.Listeners = core.listens
+		for _, l := range want.Listeners {
+			for i := range l.Certificates {
+				l.Certificates[i].NotAfter = l.Certificates[i].NotAfter.Truncate(time.Microsecond)
+			}
+		}
+		if want := asJSON(t, want); out != want {
 			t.Errorf("got\n%s\nwant\n%s", out, want)
 		}
 	})

@@ -13,7 +13,9 @@ import (
 // gateway's identity from the properties, everything else from the one
 // snapshot of ListGenerations.
 func statusJSON(props dbusapi.Properties, gens []fleet.Generation) fleet.Status {
-	return fleet.NewStatus(props.App, props.Version, gens, props.PinStore)
+	st := fleet.NewStatus(props.App, props.Version, gens, props.PinStore)
+	st.Listeners = props.Listeners
+	return st
 }
 
 // writeJSON prints v indented, for people reading it as much as for jq.

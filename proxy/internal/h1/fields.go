@@ -248,3 +248,7 @@ func (c *connection) read(v []byte) bool {
 		}
 	})
 }
+
+// KindOf is the kind of a field named name, for fields that did not come
+// through this package's parser (the HTTP/2 engine's).
+func KindOf(name []byte) Kind { return kindOf(name) }
