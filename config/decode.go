@@ -60,6 +60,11 @@ func (d *decoder) value(key toml.Key, v any, rv reflect.Value) {
 		}
 	case rv.Kind() == reflect.Int:
 		ok = d.integer(key, v, rv)
+	case rv.Kind() == reflect.Bool:
+		var b bool
+		if b, ok = v.(bool); ok {
+			rv.SetBool(b)
+		}
 	case rv.Kind() == reflect.Slice:
 		ok = d.strings(key, v, rv)
 	case rv.Kind() == reflect.Map:
@@ -200,6 +205,8 @@ func wantOf(key toml.Key, t reflect.Type) string {
 		return "a string"
 	case t.Kind() == reflect.Int:
 		return "an integer"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
 	case t.Kind() == reflect.Slice:
 		return "an array of strings"
 	case t.Kind() == reflect.Map:
