@@ -67,8 +67,9 @@ type Console struct {
 
 	user     [sha256.Size]byte // of Options.User: compared in constant time whatever its length
 	throttle *throttle
-	checks   chan struct{} // a token per bcrypt check running
+	checks   chan struct{} // a token per bcrypt check running or resting
 	compare  func(hash, password []byte) error
+	after    func(time.Duration, func()) // time.AfterFunc
 	sessions *sessions
 	scrapers *scrapers
 
@@ -108,7 +109,8 @@ func New(core fleet.Core, o Options) (*Console, error) {
 	c := &Console{core: core, o: o, log: o.Logger, key: key,
 		hist: newHistory(window), now: time.Now,
 		user: sha256.Sum256([]byte(o.User)), throttle: newThrottle(o.Limits), checks: make(chan struct{}, maxChecks),
-		compare: bcrypt.CompareHashAndPassword, sessions: newSessions(),
+		compare: bcrypt.CompareHashAndPassword, after: func(d time.Duration, f func()) { time.AfterFunc(d, f) },
+		sessions: newSessions(),
 		scrapers: &scrapers{key: key, good: map[[sha256.Size]byte]bool{}},
 		cookie:   cookieName("gateway-admin-", o.App), flashCookie: cookieName("gateway-admin-flash-", o.App),
 		sessionCookie: cookieName("gateway-admin-session-", o.App)}

@@ -26,7 +26,9 @@
 // the static files' needs a session: a random 256-bit id in an HttpOnly,
 // SameSite=Strict cookie (Secure over TLS), held in memory (at most 64,
 // ending after 30 minutes unused or 12 hours in all). bcrypt runs once per
-// login, two at a time at most (more wait a second, then 503). Attempts
+// login, one at a time, and each check's slot then rests 19 times as long
+// as the check took: logins take at most a twentieth of a core (attempts
+// wait up to 3 s for the slot, then get 503). Attempts
 // are throttled before bcrypt ([Limits]): per source address (an IPv6 /64)
 // five failures in a row are free, then the source waits 1 s, 2 s, 4 s…
 // up to 15 minutes (429 with Retry-After); all sources together get 20

@@ -17,12 +17,17 @@ import (
 // attempts the throttle admits; /metrics alone also takes basic auth, for
 // Prometheus, through the same throttle.
 
-// maxChecks bounds the bcrypt checks running at once: each takes a core
-// for tens of milliseconds, and the proxy needs the cores more.
-const maxChecks = 2
-
-// checkWait is how long an attempt waits for a free check before 503.
-const checkWait = time.Second
+// bcrypt takes a core for tens of milliseconds, and the proxy needs the
+// cores more: one check runs at a time, and its slot rests restFactor
+// times as long as the check took before the next, so that logins take at
+// most a twentieth of one core however many arrive.
+const (
+	maxChecks  = 1
+	restFactor = 19
+	// checkWait is how long an attempt waits for the slot before 503:
+	// longer than one rest.
+	checkWait = 3 * time.Second
+)
 
 type outcome int
 
@@ -50,11 +55,12 @@ func (c *Console) authenticate(ctx context.Context, src, user, pass string) (o o
 		c.throttle.cancel(src)
 		return loginBusy, time.Second
 	}
+	start := c.now()
 	u := sha256.Sum256([]byte(user))
 	userOK := subtle.ConstantTimeCompare(u[:], c.user[:]) == 1
 	// The password is checked whatever the user, so that both take as long.
 	passOK := c.compare([]byte(c.o.PasswordHash), []byte(pass)) == nil
-	<-c.checks
+	c.after(restFactor*c.now().Sub(start), func() { <-c.checks })
 	if !userOK || !passOK {
 		c.log.Warn("admin console: login failed", "source", src, "user", truncate(user, 64))
 		return loginFailed, 0

@@ -60,6 +60,7 @@ func newGuarded(t *testing.T, o Options) *guarded {
 		g.bcrypts.Add(1)
 		return bcrypt.CompareHashAndPassword(hash, pass)
 	}
+	c.after = func(_ time.Duration, f func()) { f() } // no rest: the clock stands still during checks here
 	g.Console = c
 	return g
 }
@@ -85,6 +86,20 @@ func (g *guarded) attempt(nonce *http.Cookie, token, addr, user, pass string) *h
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(nonce)
 	req.RemoteAddr = addr
+	rec := httptest.NewRecorder()
+	g.ServeHTTP(rec, req)
+	return rec
+}
+
+// impatient is a right login whose wait for the check's slot ends at once.
+func (g *guarded) impatient(nonce *http.Cookie, token string) *httptest.ResponseRecorder {
+	form := url.Values{"csrf": {token}, "user": {"ops"}, "password": {"s3cret"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, "POST", "/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(nonce)
+	req.RemoteAddr = "192.0.2.1:5000"
 	rec := httptest.NewRecorder()
 	g.ServeHTTP(rec, req)
 	return rec
@@ -318,14 +333,7 @@ func TestLoginBusy(t *testing.T) {
 	for range cap(g.Console.checks) {
 		g.Console.checks <- struct{}{} // every check taken
 	}
-	form := url.Values{"csrf": {token}, "user": {"ops"}, "password": {"s3cret"}}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // the wait for a check ends at once
-	req := httptest.NewRequestWithContext(ctx, "POST", "/login", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.AddCookie(nonce)
-	rec := httptest.NewRecorder()
-	g.ServeHTTP(rec, req)
+	rec := g.impatient(nonce, token)
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" {
 		t.Errorf("status %d, Retry-After %q; want 503, 1", rec.Code, rec.Header().Get("Retry-After"))
 	}
@@ -334,6 +342,33 @@ func TestLoginBusy(t *testing.T) {
 	}
 	if g.throttle.tokens != g.throttle.lim.Burst || len(g.throttle.sources) != 1 || g.throttle.sources["192.0.2.1"].failures != 0 {
 		t.Errorf("throttle after a busy refusal: %d tokens, sources %v; want the attempt given back", g.throttle.tokens, g.throttle.sources)
+	}
+}
+
+// The check's slot rests 19 times as long as the check took: bcrypt takes at
+// most a twentieth of a core, and attempts meanwhile wait, then get 503.
+func TestBcryptRests(t *testing.T) {
+	g := newGuarded(t, Options{})
+	g.compare = func(hash, pass []byte) error {
+		g.clock.add(60 * time.Millisecond) // what cost 10 takes on a slow core
+		return bcrypt.CompareHashAndPassword(hash, pass)
+	}
+	var rest time.Duration
+	var release func()
+	g.after = func(d time.Duration, f func()) { rest, release = d, f }
+	nonce, token := g.formToken(t)
+	if rec := g.attempt(nonce, token, "192.0.2.1:5000", "ops", "wrong"); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("first attempt: status %d, want 401", rec.Code)
+	}
+	if rest != 19*60*time.Millisecond {
+		t.Errorf("rest: got %s, want 19 × 60ms", rest)
+	}
+	if rec := g.impatient(nonce, token); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("while the slot rests: status %d, want 503", rec.Code)
+	}
+	release()
+	if rec := g.attempt(nonce, token, "192.0.2.1:5000", "ops", "s3cret"); rec.Code != http.StatusSeeOther {
+		t.Errorf("after the rest: status %d, want 303", rec.Code)
 	}
 }
 
