@@ -20,7 +20,8 @@ type Admin struct {
 	// PasswordHash (password_hash) is a bcrypt hash of the console's
 	// password (e.g. from `htpasswd -nbB admin SECRET`, the part after the
 	// colon). Required when Listen is not loopback or a unix socket; with
-	// it set, the console asks for a login everywhere. Default "".
+	// it set, the console asks for a login on its form and keeps a session
+	// (/metrics takes basic auth too). Default "".
 	PasswordHash string `toml:"password_hash"`
 
 	// TLSCertificate and TLSKey (tls_certificate, tls_key) are PEM files
