@@ -258,7 +258,7 @@ func wantOf(key toml.Key, t reflect.Type) string {
 	case t.Kind() == reflect.Int:
 		return "an integer"
 	case t.Kind() == reflect.Bool:
-		return "a boolean (true or false)"
+		return "true or false"
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
 		return "an array of tables"
 	case t.Kind() == reflect.Map && t.Elem().Kind() == reflect.Struct:

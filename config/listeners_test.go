@@ -80,7 +80,7 @@ func TestListenerErrors(t *testing.T) {
 		name: "types",
 		doc:  "[listeners.x]\nproxy_protocol = \"yes\"\nredirect_https = 70000\n[listeners]\nz = 1\n",
 		want: []string{
-			f + `:5: listeners.x.proxy_protocol: got a string, want a boolean (true or false)`,
+			f + `:5: listeners.x.proxy_protocol: got a string, want true or false`,
 			f + `:6: listeners.x.redirect_https: 70000 is not a port`,
 			`listeners.z: got an integer, want a table`,
 		},

@@ -35,8 +35,11 @@ type Options struct {
 	// Local says the console's listener can be reached only from this
 	// machine: a unix socket or a loopback address.
 	Local bool
-	// Metrics, if non-nil, is served at /metrics, behind the same login.
+	// Metrics, if non-nil, is served at /metrics, behind the same login;
+	// there HTTP basic auth is taken too, for Prometheus.
 	Metrics http.Handler
+	// Limits are the login throttle's; zero fields take their defaults.
+	Limits Limits
 	// SampleInterval is how often Run samples the session counts for the
 	// sparklines, which cover the last hour. If 0, 10 s.
 	SampleInterval time.Duration
@@ -57,13 +60,20 @@ type Console struct {
 	core    fleet.Core
 	o       Options
 	log     *slog.Logger
-	key     []byte // drawn at start: CSRF tokens, flash signatures, remembered logins
+	key     []byte // drawn at start: CSRF tokens, flash signatures, remembered scrapers
 	handler http.Handler
 	hist    *history
-	logins  *logins
 	now     func() time.Time
 
-	cookie, flashCookie string
+	user     [sha256.Size]byte // of Options.User: compared in constant time whatever its length
+	throttle *throttle
+	checks   chan struct{} // a token per bcrypt check running or resting
+	compare  func(hash, password []byte) error
+	after    func(time.Duration, func()) // time.AfterFunc
+	sessions *sessions
+	scrapers *scrapers
+
+	cookie, flashCookie, sessionCookie string
 }
 
 //go:embed assets
@@ -96,12 +106,14 @@ func New(core fleet.Core, o Options) (*Console, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("drawing the console's key: %w", err)
 	}
-	user := sha256.Sum256([]byte(o.User))
 	c := &Console{core: core, o: o, log: o.Logger, key: key,
-		hist:   newHistory(window),
-		logins: &logins{user: user[:], hash: []byte(o.PasswordHash), key: key, good: map[[sha256.Size]byte]bool{}},
-		now:    time.Now,
-		cookie: cookieName("gateway-admin-", o.App), flashCookie: cookieName("gateway-admin-flash-", o.App)}
+		hist: newHistory(window), now: time.Now,
+		user: sha256.Sum256([]byte(o.User)), throttle: newThrottle(o.Limits), checks: make(chan struct{}, maxChecks),
+		compare: bcrypt.CompareHashAndPassword, after: func(d time.Duration, f func()) { time.AfterFunc(d, f) },
+		sessions: newSessions(),
+		scrapers: &scrapers{key: key, good: map[[sha256.Size]byte]bool{}},
+		cookie:   cookieName("gateway-admin-", o.App), flashCookie: cookieName("gateway-admin-flash-", o.App),
+		sessionCookie: cookieName("gateway-admin-session-", o.App)}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", c.page)
@@ -119,7 +131,12 @@ func New(core fleet.Core, o Options) (*Console, error) {
 	} {
 		mux.Handle("POST "+path, cop.Handler(c.action(do)))
 	}
-	c.handler = secure(c.login(mux))
+	if o.PasswordHash != "" {
+		mux.HandleFunc("GET /login", c.loginPage)
+		mux.Handle("POST /login", cop.Handler(http.HandlerFunc(c.login)))
+		mux.Handle("POST /logout", cop.Handler(http.HandlerFunc(c.logout)))
+	}
+	c.handler = secure(c.gate(mux))
 	return c, nil
 }
 
@@ -171,7 +188,7 @@ func (c *Console) read(ctx context.Context, token string) liveView {
 }
 
 func (c *Console) page(w http.ResponseWriter, r *http.Request) {
-	v := pageView{App: c.o.App, Version: c.o.Version, Metrics: c.o.Metrics != nil,
+	v := pageView{App: c.o.App, Version: c.o.Version, Metrics: c.o.Metrics != nil, Login: c.o.PasswordHash != "",
 		Flash: c.takeFlash(w, r), Live: c.read(r.Context(), c.token(c.nonce(w, r)))}
 	c.render(w, "page", v)
 }
@@ -214,14 +231,7 @@ var errBadForm = errors.New("bad form")
 // the page shows after the redirect.
 func (c *Console) action(do func(ctx context.Context, f url.Values) (string, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, "400 reading the form: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		if !c.validToken(r) {
-			c.log.Warn("admin console: action refused: no valid CSRF token", "path", r.URL.Path)
-			c.forbidden(w, r)
+		if !c.form(w, r) {
 			return
 		}
 		msg, err := do(r.Context(), r.PostForm)
@@ -236,10 +246,7 @@ func (c *Console) action(do func(ctx context.Context, f url.Values) (string, err
 			c.log.Info("admin console: action done", "action", strings.TrimPrefix(r.URL.Path, "/"), "outcome", msg)
 			c.setFlash(w, r, flash{OK: true, Msg: msg})
 		}
-		// Relative, so that the console works behind a proxy that mounts it
-		// under a path.
-		w.Header().Set("Location", "./")
-		w.WriteHeader(http.StatusSeeOther)
+		seeOther(w, "./")
 	})
 }
 

@@ -182,7 +182,6 @@ type browser struct {
 	t      *testing.T
 	base   string
 	client *http.Client
-	user   *url.Userinfo
 }
 
 func newBrowser(t *testing.T, base string) *browser {
@@ -203,10 +202,6 @@ func (b *browser) do(method, path string, form url.Values) (*http.Response, stri
 	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if b.user != nil {
-		pass, _ := b.user.Password()
-		req.SetBasicAuth(b.user.Username(), pass)
 	}
 	resp, err := b.client.Do(req)
 	if err != nil {
@@ -393,54 +388,6 @@ func TestCSRF(t *testing.T) {
 	cookies := resp.Cookies()
 	if len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode || cookies[0].Name != "gateway-admin-notes" {
 		t.Errorf("cookies: got %+v, want one HttpOnly SameSite=Strict gateway-admin-notes", cookies)
-	}
-}
-
-func TestLogin(t *testing.T) {
-	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := Options{User: "ops", PasswordHash: string(hash)}
-	_, srv := console(t, newCore(), o)
-	tests := []struct {
-		name string
-		user *url.Userinfo
-		want int
-	}{
-		{"no credentials", nil, http.StatusUnauthorized},
-		{"wrong password", url.UserPassword("ops", "secret"), http.StatusUnauthorized},
-		{"wrong user", url.UserPassword("admin", "s3cret"), http.StatusUnauthorized},
-		{"empty password", url.UserPassword("ops", ""), http.StatusUnauthorized},
-		{"right", url.UserPassword("ops", "s3cret"), http.StatusOK},
-		{"right again (remembered)", url.UserPassword("ops", "s3cret"), http.StatusOK},
-		{"wrong after right", url.UserPassword("ops", "s3cret "), http.StatusUnauthorized},
-	}
-	for _, tt := range tests {
-		for _, path := range []string{"/", "/live", "/api/status", "/static/console.css"} {
-			b := newBrowser(t, srv.URL)
-			b.user = tt.user
-			resp, _ := b.do("GET", path, nil)
-			if resp.StatusCode != tt.want {
-				t.Errorf("%s: GET %s: status %d, want %d", tt.name, path, resp.StatusCode, tt.want)
-			}
-			if tt.want == http.StatusUnauthorized && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), `Basic realm="gateway admin: notes"`) {
-				t.Errorf("%s: WWW-Authenticate %q, want a Basic realm", tt.name, resp.Header.Get("WWW-Authenticate"))
-			}
-		}
-	}
-	// Actions need the login too, before the token is even looked at.
-	core := newCore()
-	_, srv = console(t, core, o)
-	b := newBrowser(t, srv.URL)
-	b.user = url.UserPassword("ops", "s3cret")
-	token := b.token()
-	b.user = nil
-	if resp, _ := b.do("POST", "/upgrade", url.Values{"csrf": {token}}); resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("POST without credentials: status %d, want 401", resp.StatusCode)
-	}
-	if got := core.called(); len(got) != 0 {
-		t.Errorf("calls: got %q, want none", got)
 	}
 }
 

@@ -4,17 +4,13 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
 	"strings"
-	"sync"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
-// The console's defences: security headers on every answer, HTTP basic
-// auth when a password is set, and a CSRF token on every action.
+// The console's defences: security headers on every answer, a CSRF token
+// on every action (the login among them); the login is in login.go.
 
 // secure sets the headers every answer carries: nothing from elsewhere,
 // never in a frame, no Referer leaving the console, no caching of state.
@@ -30,67 +26,6 @@ func secure(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// login asks for the user and password when a hash is configured.
-func (c *Console) login(next http.Handler) http.Handler {
-	if c.o.PasswordHash == "" {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !c.logins.check(r) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="gateway admin: `+strings.ReplaceAll(c.o.App, `"`, "")+`", charset="UTF-8"`)
-			http.Error(w, "401 login required: the user and password of the gateway's [admin] section", http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// logins checks basic-auth credentials. bcrypt takes tens of milliseconds
-// on purpose; the page polls every few seconds, so credentials that passed
-// are remembered by their HMAC under the process's key (never in clear),
-// a handful at most.
-type logins struct {
-	user []byte // sha256 of the login name: compared in constant time whatever its length
-	hash []byte
-	key  []byte
-
-	mu   sync.Mutex
-	good map[[sha256.Size]byte]bool
-}
-
-const maxLogins = 16
-
-func (l *logins) check(r *http.Request) bool {
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		return false
-	}
-	m := hmac.New(sha256.New, l.key)
-	m.Write([]byte("login\x00" + user + "\x00" + pass))
-	var id [sha256.Size]byte
-	copy(id[:], m.Sum(nil))
-	l.mu.Lock()
-	known := l.good[id]
-	l.mu.Unlock()
-	if known {
-		return true
-	}
-	u := sha256.Sum256([]byte(user))
-	userOK := subtle.ConstantTimeCompare(u[:], l.user) == 1
-	// The password is checked whatever the user, so that both take as long.
-	passOK := bcrypt.CompareHashAndPassword(l.hash, []byte(pass)) == nil
-	if !userOK || !passOK {
-		return false
-	}
-	l.mu.Lock()
-	if len(l.good) >= maxLogins {
-		clear(l.good)
-	}
-	l.good[id] = true
-	l.mu.Unlock()
-	return true
 }
 
 // CSRF: the console gives each browser a random nonce in a SameSite=Strict

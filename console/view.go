@@ -21,6 +21,7 @@ type pageView struct {
 	Flash        *flash
 	Live         liveView
 	Metrics      bool // /metrics is served
+	Login        bool // a password is asked for: the page has a Sign out button
 }
 
 // liveView is the part of the page that /live serves and the script

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,7 @@ type adminServer struct {
 	srv     *http.Server
 	log     *slog.Logger
 	login   bool // a password is asked for
+	tls     bool // srv.TLSConfig holds the console's certificate
 }
 
 // newAdmin sets the console of c up on activated, the socket systemd
@@ -64,7 +66,27 @@ func newAdmin(cfg *config.Config, c fleet.Core, metrics http.Handler, activated 
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: upgradeWait(cfg),
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	return &adminServer{l: l, console: page, srv: srv, log: log, login: cfg.Admin.PasswordHash != ""}, nil
+	a := &adminServer{l: l, console: page, srv: srv, log: log, login: cfg.Admin.PasswordHash != "", tls: cfg.Admin.TLS()}
+	if a.tls {
+		if srv.TLSConfig, err = adminTLS(cfg.Admin); err != nil {
+			l.Close()
+			return nil, err
+		}
+	} else if !localAddr(l.Addr()) && !cfg.Admin.PlainHTTPOK {
+		log.Warn("the admin console is served over plain HTTP to other machines: its password and session cookie cross the network in clear. "+
+			"Set admin.tls_certificate and admin.tls_key, or admin.plain_http_ok = true if a proxy in front terminates TLS", "url", a.where())
+	}
+	return a, nil
+}
+
+// adminTLS loads the console's certificate: TLS 1.2 at least, the standard
+// library's choice of ciphers.
+func adminTLS(a config.Admin) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(a.TLSCertificate, a.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("admin console: loading admin.tls_certificate %s and admin.tls_key %s: %w", a.TLSCertificate, a.TLSKey, err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
 }
 
 // listenAdmin opens admin.listen: "host:port" or "unix:/path" (a socket
@@ -106,6 +128,9 @@ func (a *adminServer) where() string {
 	if u, ok := a.l.Addr().(*net.UnixAddr); ok {
 		return "unix:" + u.Name
 	}
+	if a.tls {
+		return "https://" + a.l.Addr().String() + "/"
+	}
 	return "http://" + a.l.Addr().String() + "/"
 }
 
@@ -118,11 +143,17 @@ func (a *adminServer) start(ctx context.Context) <-chan struct{} {
 		close(done)
 		return done
 	}
-	a.log.Info("admin console serving", "url", a.where(), "login", a.login, "metrics", "/metrics")
+	a.log.Info("admin console serving", "url", a.where(), "login", a.login, "tls", a.tls, "metrics", "/metrics")
 	var wg sync.WaitGroup
 	wg.Go(func() { a.console.Run(ctx) })
 	served := make(chan error, 1)
-	go func() { served <- a.srv.Serve(a.l) }()
+	go func() {
+		if a.tls {
+			served <- a.srv.ServeTLS(a.l, "", "")
+		} else {
+			served <- a.srv.Serve(a.l)
+		}
+	}()
 	go func() {
 		defer close(done)
 		select {

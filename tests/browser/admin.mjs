@@ -1,13 +1,15 @@
 // The admin console in a real browser: Debian's chromium, driven by
 // playwright-core (which downloads no browser of its own).
 //
-//   node tests/browser/admin.mjs CONSOLE_URL SCREENSHOT [APP_URL]
+//   ADMIN_PASSWORD=… [ADMIN_USER=admin] node tests/browser/admin.mjs CONSOLE_URL SCREENSHOT [APP_URL]
 //
 // Against a running gateway whose first generation holds some sessions: opens
-// the console, presses Upgrade, sees generation 2 active and generation 1
+// the console (with ADMIN_PASSWORD, through its login form: a wrong password
+// first, then the right one), presses Upgrade, sees generation 2 active and generation 1
 // detached (with APP_URL, one more user logs in, on generation 2), takes the
 // screenshot, ends generation 1's sessions with their End session buttons and
-// sees generation 1 retired. Prints what it checked; exits 1 with the reason
+// sees generation 1 retired (and with ADMIN_PASSWORD, signs out and finds the
+// console closed). Prints what it checked; exits 1 with the reason
 // on the first check that fails. tests/e2e/admin_test.go runs it.
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -21,6 +23,15 @@ if (!consoleURL || !screenshot) {
 }
 
 const step = (msg) => console.log("ok: " + msg);
+const user = process.env.ADMIN_USER || "admin";
+const password = process.env.ADMIN_PASSWORD;
+const loginURL = new URL("login", consoleURL).href;
+
+async function signIn(page, pass) {
+  await page.getByLabel("User").fill(user);
+  await page.getByLabel("Password").fill(pass);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
 
 async function expectText(locator, re, what, timeout = 15000) {
   const deadline = Date.now() + timeout;
@@ -60,11 +71,31 @@ try {
   page.setDefaultTimeout(20000);
   // Anything the page reports as an error (a CSP violation among them) fails
   // the test.
-  page.on("console", (m) => { if (m.type() === "error") problems.push("console: " + m.text()); });
+  // The wrong password's answer is a 401 on purpose; Chromium reports it.
+  let expect401 = false;
+  page.on("console", (m) => {
+    if (m.type() !== "error" || (expect401 && /status of 401/.test(m.text()))) return;
+    problems.push("console: " + m.text());
+  });
   page.on("pageerror", (e) => problems.push("page error: " + e.message));
   page.on("dialog", (d) => d.accept());
 
   await page.goto(consoleURL);
+  if (password) {
+    await page.waitForURL(loginURL);
+    step("the console sends a browser without a session to its login form");
+    expect401 = true;
+    await signIn(page, password + "-wrong");
+    await expectText(page.locator(".flash.error"), /Wrong user or password/, "the login form after a wrong password");
+    expect401 = false;
+    step("a wrong password is refused on the form");
+    await Promise.all([page.waitForURL(consoleURL), signIn(page, password)]);
+    const session = (await context.cookies()).find((c) => c.name.startsWith("gateway-admin-session-"));
+    if (!session || !session.httpOnly || session.sameSite !== "Strict") {
+      throw new Error(`session cookie ${JSON.stringify(session)}: want HttpOnly and SameSite=Strict`);
+    }
+    step("signed in through the form: an HttpOnly, SameSite=Strict session cookie");
+  }
   await expectText(page.locator("#gen1 .badge"), /^active$/i, "generation 1 before the upgrade");
   const before = Number(await page.locator("#gen1 dd.sessions").innerText());
   if (!(before > 0)) throw new Error(`generation 1 has ${before} sessions; the test logs some in first`);
@@ -107,6 +138,13 @@ try {
   await expectText(page.locator("#gone1 .badge"), /^retired$/i, "generation 1 once gone");
   await expectText(page.locator("#gen2 .badge"), /^active$/i, "generation 2 at the end");
   step("generation 1 retired; generation 2 active");
+
+  if (password) {
+    await Promise.all([page.waitForURL(loginURL), page.getByRole("button", { name: "Sign out" }).click()]);
+    await page.goto(consoleURL);
+    await page.waitForURL(loginURL);
+    step("signed out: the console asks for the login again");
+  }
 
   if (problems.length) throw new Error(problems.join("\n"));
   step("no console errors");

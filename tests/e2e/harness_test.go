@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/gatewayd/gateway/tests/gwtest"
 )
 
@@ -43,6 +45,7 @@ type options struct {
 	window     string
 	readiness  string
 	admin      bool   // serve the admin console ([admin] listen) on a free loopback port
+	adminPass  string // with admin: the console's password (user "admin")
 	switchPath string // sessions.switch_path
 	gateway    string // TOML lines added to [gateway]
 }
@@ -60,6 +63,13 @@ func startGateway(t *testing.T, o options) *gateway {
 		adminPort := gwtest.FreePort(t)
 		g.admin = "http://127.0.0.1:" + adminPort + "/"
 		o.extra += fmt.Sprintf("\n[admin]\nlisten = \"127.0.0.1:%s\"\n", adminPort)
+		if o.adminPass != "" {
+			hash, err := bcrypt.GenerateFromPassword([]byte(o.adminPass), bcrypt.DefaultCost)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.extra += fmt.Sprintf("password_hash = %q\n", hash)
+		}
 	}
 	g.writeConfig(port, o)
 	g.start()
