@@ -64,6 +64,9 @@ func (c *Config) ListenerNames() []string {
 }
 
 func (c *Config) checkListeners(ck *checker) {
+	if len(c.Gateway.Listen) == 0 && len(c.Listeners) == 0 {
+		ck.add("gateway.listen", `empty and no [listeners] table, want at least one address, e.g. ["127.0.0.1:8080"]`)
+	}
 	addrs := map[string]string{}
 	for _, a := range c.Gateway.Listen {
 		addrs[a] = "gateway.listen"

@@ -98,3 +98,11 @@ func TestListenerErrors(t *testing.T) {
 		})
 	}
 }
+
+// gateway.listen may be empty when [listeners] tables serve instead.
+func TestListenersOnly(t *testing.T) {
+	c, err := Parse([]byte(app+"[gateway]\nlisten = []\n[listeners.https]\naddress = \"0.0.0.0:8443\"\ncertificates = [{cert = \"/a.pem\", key = \"/a.key\"}]\n"), "notes.toml")
+	if err != nil || len(c.Gateway.Listen) != 0 || !c.Listeners["https"].TLS() {
+		t.Errorf("got %+v, %v", c, err)
+	}
+}

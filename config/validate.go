@@ -82,9 +82,6 @@ func (c *Config) validate() Errors {
 }
 
 func (g *Gateway) check(ck *checker) {
-	if len(g.Listen) == 0 {
-		ck.add("gateway.listen", `empty, want at least one address, e.g. ["127.0.0.1:8080"]`)
-	}
 	seen := map[string]bool{}
 	for i, a := range g.Listen {
 		key := indexKey("gateway.listen", i)

@@ -55,7 +55,7 @@ func TestValidate(t *testing.T) {
 		{"state directory", func(c *Config) { c.Gateway.StateDirectory = "state" },
 			`gateway.state_directory: "state" is not an absolute path`},
 		{"no listen", func(c *Config) { c.Gateway.Listen = nil },
-			`gateway.listen: empty, want at least one address, e.g. ["127.0.0.1:8080"]`},
+			`gateway.listen: empty and no [listeners] table, want at least one address, e.g. ["127.0.0.1:8080"]`},
 		{"negative idle timeout", func(c *Config) { c.Gateway.IdleTimeout = D(-time.Second) },
 			`gateway.idle_timeout: "-1s" is negative, want zero or more`},
 		{"zero shutdown timeout", func(c *Config) { c.Gateway.ShutdownTimeout = D(0) }, ""},

@@ -189,7 +189,7 @@ func (c *Console) read(ctx context.Context, token string) liveView {
 
 func (c *Console) page(w http.ResponseWriter, r *http.Request) {
 	v := pageView{App: c.o.App, Version: c.o.Version, Metrics: c.o.Metrics != nil, Login: c.o.PasswordHash != "",
-		Flash: c.takeFlash(w, r), Live: c.read(r.Context(), c.token(c.nonce(w, r)))}
+		Flash: c.takeFlash(w, r), Live: c.read(r.Context(), c.token(c.nonce(w, r))), Listeners: c.listeners(r.Context(), c.now())}
 	c.render(w, "page", v)
 }
 
@@ -215,7 +215,9 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	ps, _ := c.core.PinStore(r.Context()) // not reported if it fails
-	enc.Encode(fleet.NewStatus(c.o.App, c.o.Version, gens, ps))
+	st := fleet.NewStatus(c.o.App, c.o.Version, gens, ps)
+	st.Listeners, _ = c.core.Listeners(r.Context())
+	enc.Encode(st)
 }
 
 func (c *Console) forbidden(w http.ResponseWriter, r *http.Request) {

@@ -35,9 +35,32 @@ type fakeCore struct {
 	store    fleet.PinStore
 }
 
-func (f *fakeCore) Listeners(context.Context) ([]fleet.Listener, error) {
-	return []fleet.Listener{{Name: "https", Address: "127.0.0.1:8443", TLS: true, HTTP2: true,
-		Certificates: []fleet.Certificate{{File: "/etc/ssl/site.pem", Names: []string{"site.test"}, NotAfter: time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)}}}}, nil
+// testListeners are the fake's: a plain one, a TLS one whose certificate
+// expires in three days (flagged) and one behind a load balancer.
+var testListeners = []fleet.Listener{
+	{Address: "127.0.0.1:8080", Certificates: []fleet.Certificate{}},
+	{Name: "https", Address: "0.0.0.0:8443", TLS: true, HTTP2: true, Certificates: []fleet.Certificate{
+		{File: "/etc/ssl/site.pem", Names: []string{"site.test", "www.site.test"}, NotAfter: time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)}}},
+	{Name: "lb", Address: "10.0.0.5:8080", ProxyProtocol: true, Certificates: []fleet.Certificate{}},
+}
+
+func (f *fakeCore) Listeners(context.Context) ([]fleet.Listener, error) { return testListeners, nil }
+
+// The page lists the listeners, what they speak, and flags a certificate
+// close to its end.
+func TestListenersShown(t *testing.T) {
+	_, srv := console(t, newCore(), Options{})
+	_, body := newBrowser(t, srv.URL).do("GET", "/", nil)
+	for _, want := range []string{
+		"<code>127.0.0.1:8080</code></dt>\n    <dd>HTTP/1.1",
+		"https <code>0.0.0.0:8443</code></dt>\n    <dd>TLS · HTTP/2 and HTTP/1.1",
+		`<span class="cert soon">certificate <code>/etc/ssl/site.pem</code> (site.test, www.site.test) · expires`,
+		"lb <code>10.0.0.5:8080</code></dt>\n    <dd>HTTP/1.1 · PROXY protocol",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
 }
 
 func (f *fakeCore) PinStore(context.Context) (fleet.PinStore, error) {
@@ -440,7 +463,9 @@ func TestAPIStatus(t *testing.T) {
 	var want bytes.Buffer
 	enc := json.NewEncoder(&want)
 	enc.SetIndent("", "  ")
-	enc.Encode(fleet.NewStatus("notes", "1.4.0", core.gens, core.store))
+	st := fleet.NewStatus("notes", "1.4.0", core.gens, core.store)
+	st.Listeners = testListeners
+	enc.Encode(st)
 	if body != want.String() {
 		t.Errorf("got\n%s\nwant\n%s", body, want.String())
 	}

@@ -22,6 +22,7 @@ type pageView struct {
 	Live         liveView
 	Metrics      bool // /metrics is served
 	Login        bool // a password is asked for: the page has a Sign out button
+	Listeners    []listenerView
 }
 
 // liveView is the part of the page that /live serves and the script

@@ -12,6 +12,12 @@
 //	                            gateway@NAME.service.d/50-gateway-timeouts.conf
 //	                            sockets.target.wants/gateway@NAME.socket
 //
+// A [listeners.NAME] table adds a socket unit of its own
+// (gateway-listener-NAME.socket, or gateway-INSTANCE-listener-NAME.socket;
+// FileDescriptorName=NAME, Service= the instance's), a sockets.target.wants/
+// symlink to it, and a service drop-in listing every socket in Sockets=,
+// since a service otherwise inherits only its same-named socket.
+//
 // The socket drop-in resets the unit's ListenStream= and lists [gateway]
 // listen, each address named "http" (FileDescriptorName=, which gatewayd
 // looks for in LISTEN_FDNAMES). The service drop-in sets TimeoutStartSec=

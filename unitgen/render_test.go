@@ -24,6 +24,8 @@ var goldenCases = []struct{ name, instance string }{
 	{"listen-many", ""},
 	{"template-notes", "notes"},
 	{"long-timeouts", "reports"},
+	{"listeners", ""},
+	{"listeners-notes", "notes"},
 }
 
 // symlinkSuffix marks a symlink in testdata/golden.
@@ -218,8 +220,10 @@ func TestRenderErrors(t *testing.T) {
 		{"socket in the instance's RuntimeDirectory", "notes", []string{"unix:/run/gateway-notes/http.sock"},
 			[]string{"gateway.listen[0]: ", "/run/gateway-notes, the service's RuntimeDirectory="}},
 		{"socket path ending in a backslash", "", []string{`unix:/run/x\`}, []string{"gateway.listen[0]: ", "ends with"}},
+		{"listeners", "", []string{"127.0.0.1:8080"}, []string{"listeners.https: no address", `listeners.lb.address: "localhost:9000"`}},
 		{"every problem", "", []string{"localhost:1", "unix:/run/gateway/x", "example.com:2"},
 			[]string{"gateway.listen[0]", "gateway.listen[1]", "gateway.listen[2]"}},
+		{"no plain listener", "", []string{}, []string{"gateway.listen: empty: under systemd gateway.socket needs an address"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,6 +232,7 @@ func TestRenderErrors(t *testing.T) {
 			if tt.listen != nil {
 				cfg.Gateway.Listen = tt.listen
 			}
+			cfg.Listeners = map[string]config.Listener{"lb": {Address: "localhost:9000"}, "https": {}}
 			files, err := Render(cfg, tt.instance)
 			if err == nil {
 				t.Fatalf("got no error and %d files, want an error", len(files))

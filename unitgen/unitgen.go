@@ -84,10 +84,15 @@ func Render(cfg *config.Config, instance string) (Files, error) {
 	if err != nil {
 		return nil, err
 	}
+	listeners, err := listenerFiles(cfg, instance, source)
+	if err != nil {
+		return nil, err
+	}
 	files := Files{
 		{Path: Unit(instance, "socket") + ".d/50-gateway-listen.conf", Content: socket},
 		{Path: Unit(instance, "service") + ".d/50-gateway-timeouts.conf", Content: serviceDropIn(cfg, source)},
 	}
+	files = append(files, listeners...)
 	if instance != "" {
 		files = append(files, File{
 			Path: "sockets.target.wants/" + Unit(instance, "socket"),
@@ -115,6 +120,10 @@ func socketDropIn(cfg *config.Config, instance, source string) ([]byte, error) {
 	b.WriteString("ListenStream=\n")
 	var errs config.Errors
 	var nonLocal []string
+	if len(cfg.Gateway.Listen) == 0 {
+		return nil, config.Errors{{File: source, Key: "gateway.listen",
+			Msg: `empty: under systemd gateway.socket needs an address; a unix socket outside /run/gateway will do, e.g. ["unix:/run/gateway.sock"]`}}
+	}
 	for i, a := range cfg.Gateway.Listen {
 		l, err := parseListen(a, runtimeDir(instance))
 		if err != nil {

@@ -39,9 +39,15 @@ func TestVerifyRendered(t *testing.T) {
 	for _, c := range goldenCases {
 		t.Run(c.name, func(t *testing.T) {
 			root := sdverify.New(t, unitsDir)
-			install(t, root, renderCase(t, c.name, c.instance))
+			files := renderCase(t, c.name, c.instance)
+			install(t, root, files)
 			units := []string{Unit(c.instance, "socket"), Unit(c.instance, "service")}
-			if c.instance != "" {
+			for _, f := range files {
+				if !strings.Contains(f.Path, "/") && strings.HasSuffix(f.Path, ".socket") {
+					units = append(units, f.Path) // a [listeners] table's socket
+				}
+			}
+			if c.instance != "" || len(units) > 2 {
 				units = append(units, "sockets.target")
 			}
 			if err := root.Verify(units...); err != nil {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
@@ -57,7 +56,7 @@ redirect_https = %s
 	if got := get(t, h2.HTTP, base+"/whoami").TLS.PeerCertificates[0]; !got.Equal(first) {
 		t.Error("the HTTP/2 connection opened before the reload was not kept (a new handshake saw the new certificate)")
 	}
-	renewed := served(t, next, base)
+	renewed := next.Served(t, base)
 	if renewed.Equal(first) {
 		t.Fatal("a new connection after the reload got the old certificate")
 	}
@@ -67,7 +66,7 @@ redirect_https = %s
 	if !strings.Contains(failed, "listeners.https") || !strings.Contains(failed, cert.KeyFile) {
 		t.Errorf("reload with a broken key: %q, want a failure naming listeners.https and %s", failed, cert.KeyFile)
 	}
-	if got := served(t, next, base); !got.Equal(renewed) {
+	if got := next.Served(t, base); !got.Equal(renewed) {
 		t.Error("a failed reload changed the certificate in use")
 	}
 	if n := len(g.generations()); n != 2 {
@@ -90,15 +89,6 @@ func get(t *testing.T, c *http.Client, url string) *http.Response {
 	}
 	resp.Body.Close()
 	return resp
-}
-
-// served is the certificate a new connection to base gets.
-func served(t *testing.T, cert *gwtest.Cert, base string) *x509.Certificate {
-	t.Helper()
-	c := cert.Client(true)
-	defer c.CloseIdleConnections()
-	resp := get(t, &http.Client{Transport: c.Transport}, base+"/healthz")
-	return resp.TLS.PeerCertificates[0]
 }
 
 // curl, a client other than Go's, logs in and is answered over HTTP/2.

@@ -79,3 +79,17 @@ func (c *Cert) Client(h2 bool) *http.Client {
 	}
 	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
+
+// Served is the certificate a new connection to base (https://…) gets,
+// checked against c's pool: what a client that connects now sees.
+func (c *Cert) Served(t testing.TB, base string) *x509.Certificate {
+	t.Helper()
+	hc := c.Client(true)
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.TLS.PeerCertificates[0]
+}

@@ -39,6 +39,9 @@ type sdOptions struct {
 	drain     string // added to [drain]
 	sessions  string // added to [sessions]
 	service   string // appended to [Service]
+	// sockets are more socket units (name → content), started with
+	// gateway.socket: the [listeners] tables' under socket activation.
+	sockets map[string]string
 }
 
 func startGateway(t *testing.T, o sdOptions) *sdGateway {
@@ -116,6 +119,10 @@ RuntimeDirectoryPreserve=restart
 StateDirectory=gateway-notes
 %s
 `, bin.Gatewayd, g.config, bin.Gatewayctl, o.service))
+	for name, unit := range o.sockets {
+		m.WriteUnit(t, name, unit)
+		m.MustSystemctl(t, "start", name)
+	}
 	m.MustSystemctl(t, "start", "gateway.socket")
 	if !gwtest.Poll(20*time.Second, func() bool { return g.healthy() }) {
 		t.Fatalf("the gateway did not answer through its socket within 20s; manager log:\n%s", m.Log())
