@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/gatewayd/gateway/config"
 	"github.com/gatewayd/gateway/console"
 	"github.com/gatewayd/gateway/fleet"
+	"github.com/gatewayd/gateway/internal/certs"
 )
 
 // adminServer serves the admin console, and the metrics at /metrics, on a
@@ -26,8 +26,9 @@ type adminServer struct {
 	console *console.Console
 	srv     *http.Server
 	log     *slog.Logger
-	login   bool // a password is asked for
-	tls     bool // srv.TLSConfig holds the console's certificate
+	login   bool       // a password is asked for
+	tls     bool       // srv.TLSConfig holds the console's certificate
+	certs   *certs.Set // the console's certificate, when tls
 }
 
 // newAdmin sets the console of c up on activated, the socket systemd
@@ -68,10 +69,11 @@ func newAdmin(cfg *config.Config, c fleet.Core, metrics http.Handler, activated 
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	a := &adminServer{l: l, console: page, srv: srv, log: log, login: cfg.Admin.PasswordHash != "", tls: cfg.Admin.TLS()}
 	if a.tls {
-		if srv.TLSConfig, err = adminTLS(cfg.Admin); err != nil {
+		if a.certs, err = adminTLS(cfg.Admin); err != nil {
 			l.Close()
 			return nil, err
 		}
+		srv.TLSConfig = a.certs.Config(false)
 	} else if !localAddr(l.Addr()) && !cfg.Admin.PlainHTTPOK {
 		log.Warn("the admin console is served over plain HTTP to other machines: its password and session cookie cross the network in clear. "+
 			"Set admin.tls_certificate and admin.tls_key, or admin.plain_http_ok = true if a proxy in front terminates TLS", "url", a.where())
@@ -79,14 +81,14 @@ func newAdmin(cfg *config.Config, c fleet.Core, metrics http.Handler, activated 
 	return a, nil
 }
 
-// adminTLS loads the console's certificate: TLS 1.2 at least, the standard
-// library's choice of ciphers.
-func adminTLS(a config.Admin) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(a.TLSCertificate, a.TLSKey)
+// adminTLS loads the console's certificate (TLS 1.2 at least, the standard
+// library's choice of ciphers), read again on reload as the listeners' are.
+func adminTLS(a config.Admin) (*certs.Set, error) {
+	set, err := certs.New([]config.Certificate{{Cert: a.TLSCertificate, Key: a.TLSKey}})
 	if err != nil {
 		return nil, fmt.Errorf("admin console: loading admin.tls_certificate %s and admin.tls_key %s: %w", a.TLSCertificate, a.TLSKey, err)
 	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+	return set, nil
 }
 
 // listenAdmin opens admin.listen: "host:port" or "unix:/path" (a socket

@@ -120,6 +120,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if d.admin, err = newAdmin(cfg, core{d: d, by: "admin console"}, d.scrape, adminL, o.Version, d.log.With("component", "admin")); err != nil {
 		return nil, err
 	}
+	if d.admin != nil && d.admin.certs != nil {
+		d.certs[adminCerts] = d.admin.certs // no listener is named "admin"
+	}
 	d.logCertificates()
 	d.log.Info("gateway starting", "app", cfg.App.Name, "listen", addrs(ls), "socket_activated", activated,
 		"runner", runner.Name(), "version", o.Version)

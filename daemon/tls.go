@@ -7,22 +7,30 @@ import (
 	"github.com/gatewayd/gateway/fleet"
 	"github.com/gatewayd/gateway/internal/certs"
 	"github.com/gatewayd/gateway/proxy"
+	"maps"
 )
 
+// adminCerts is the admin console's key in Daemon.certs.
+const adminCerts = "admin"
+
+// certsKey names a certificate set in errors and logs by its config key.
+func certsKey(name string) string {
+	if name == adminCerts {
+		return "admin.tls_certificate"
+	}
+	return "listeners." + name
+}
+
 // reloadCertificates reads every TLS listener's certificate files again,
-// all before any is put in use: one broken file fails the reload with the
-// error naming it, and every listener keeps what it had. Open connections
-// are not touched.
+// and the console's, all before any is put in use: one broken file fails
+// the reload with the error naming it, and every listener keeps what it
+// had. Open connections are not touched.
 func (d *Daemon) reloadCertificates() error {
 	staged := make([]certs.Staged, 0, len(d.certs))
-	for _, name := range d.cfg.ListenerNames() {
-		set := d.certs[name]
-		if set == nil {
-			continue
-		}
-		st, err := set.Stage()
+	for _, name := range slices.Sorted(maps.Keys(d.certs)) {
+		st, err := d.certs[name].Stage()
 		if err != nil {
-			return fmt.Errorf("listeners.%s: %w", name, err)
+			return fmt.Errorf("%s: %w", certsKey(name), err)
 		}
 		staged = append(staged, st)
 	}
@@ -36,11 +44,9 @@ func (d *Daemon) reloadCertificates() error {
 // logCertificates says which certificates the TLS listeners use, and
 // until when.
 func (d *Daemon) logCertificates() {
-	for _, name := range d.cfg.ListenerNames() {
-		if set := d.certs[name]; set != nil {
-			for _, c := range set.Info() {
-				d.log.Info("TLS certificate loaded", "listener", name, "cert", c.Cert, "names", c.Names, "not_after", c.NotAfter)
-			}
+	for _, name := range slices.Sorted(maps.Keys(d.certs)) {
+		for _, c := range d.certs[name].Info() {
+			d.log.Info("TLS certificate loaded", "for", certsKey(name), "cert", c.Cert, "names", c.Names, "not_after", c.NotAfter)
 		}
 	}
 }
