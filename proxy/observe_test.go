@@ -49,21 +49,37 @@ func (o *recorder) wait(t *testing.T, n int) []string {
 }
 
 func TestObserverSeesEveryAnswer(t *testing.T) {
-	obs := &recorder{}
-	f := newFixture(t, Options{Observer: obs})
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2], func(t *testing.T) {
+			obs := &recorder{}
+			f := newFixture(t, Options{Observer: obs})
+			hc := http.DefaultClient
+			if h2 {
+				url, cert := serveTLS(t, f.proxy)
+				f.front.URL, hc = url, cert.Client(true)
+			}
+			observeEveryAnswer(t, f, obs, hc)
+		})
+	}
+}
+
+// observeEveryAnswer makes requests of every outcome through f's front
+// (with hc) and checks that each is observed once, with its generation.
+func observeEveryAnswer(t *testing.T, f *fixture, obs *recorder, hc *http.Client) {
+	get := func(c *client, path string) { c.do("GET", path, hc) }
 	a := f.client(t)
-	a.get("/login")
-	a.get("/missing")
+	get(a, "/login")
+	get(a, "/missing")
 	f.upgrade(t)
-	a.get("/") // pinned to 1
-	f.client(t).get("/")
+	get(a, "/") // pinned to 1
+	get(f.client(t), "/")
 
 	dead, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead.Close()
 	f.proxy.Publish(&fleet.Routes{Active: &fleet.Route{Generation: 3, Instances: []fleet.Endpoint{{Instance: 1, Network: "tcp", Address: dead.Addr().String()}}}})
-	f.client(t).get("/")
+	get(f.client(t), "/")
 	f.proxy.Publish(&fleet.Routes{})
-	f.client(t).get("/")
+	get(f.client(t), "/")
 
 	// The Observer runs after the client has its answer: the order of two
 	// requests in a row is not guaranteed.

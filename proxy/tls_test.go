@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"bufio"
 	"github.com/gatewayd/gateway/fleet"
 	"github.com/gatewayd/gateway/tests/gwtest"
 )
@@ -251,5 +252,29 @@ func TestRedirectHTTPS(t *testing.T) {
 	}
 	if n := len(worker.conns()); n != 0 {
 		t.Errorf("the worker got %d connections from a redirecting listener, want 0", n)
+	}
+}
+
+// A protocol switch (WebSocket's) works over TLS next to HTTP/2: the
+// client that asks for http/1.1 gets the HTTP/1.1 engine and its tunnel.
+func TestUpgradeOverTLS(t *testing.T) {
+	f, url, cert := tlsFixture(t)
+	c, err := tls.Dial("tcp", strings.TrimPrefix(url, "https://"), &tls.Config{RootCAs: cert.Pool, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade over TLS: %v %v", resp, err)
+	}
+	if u := f.proxy.Usage(1); u.Upgraded != 1 {
+		t.Errorf("usage with an open upgrade: %+v, want 1 upgraded", u)
+	}
+	io.WriteString(c, "hello\n")
+	if line, _ := br.ReadString('\n'); line != "hello\n" {
+		t.Errorf("echo through the TLS tunnel: got %q", line)
 	}
 }
