@@ -45,7 +45,12 @@ func (h h2handler) forward(w http.ResponseWriter, r *http.Request, x *h2exchange
 			wc.in.discard(wc.headLen) // net/http's server answers 100-continue itself
 			err = wc.readHead(time.Now(), o.ResponseHeaderTimeout)
 		}
-		stop()
+		if !stop() && err == nil {
+			// The client went away as the answer came: the connection's
+			// read deadline is now in the past, and it cannot be reused.
+			wc.c.Close()
+			return 499, false
+		}
 		if err == nil {
 			break
 		}
@@ -136,7 +141,9 @@ func (h h2handler) respond(w http.ResponseWriter, r *http.Request, x *h2exchange
 	hd := w.Header()
 	for i := range resp.Fields {
 		if f := &resp.Fields[i]; p.passes(resp, f, &x.v, false) {
-			name := string(f.Name)
+			// Canonical, or net/http would not see a worker's lowercase
+			// content-type and would add a sniffed one next to it.
+			name := http.CanonicalHeaderKey(string(f.Name))
 			hd[name] = append(hd[name], string(f.Value))
 		}
 	}

@@ -278,3 +278,27 @@ func TestUpgradeOverTLS(t *testing.T) {
 		t.Errorf("echo through the TLS tunnel: got %q", line)
 	}
 }
+
+// A worker's field names reach an HTTP/2 client once, whatever their case:
+// a lowercase content-type is not doubled by a sniffed one.
+func TestH2FieldNames(t *testing.T) {
+	h, _ := NewHasher([]byte("0123456789abcdef0123456789abcdef"))
+	p, err := New(Options{Hasher: h, Logger: gwtest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker := newTap(t, replying(func(*http.Request, string) string {
+		return "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-app: 1\r\ncontent-length: 2\r\n\r\n{}"
+	}))
+	(&engine{p: p}).use(worker.addr)
+	url, cert := serveTLS(t, p)
+	resp, err := cert.Client(true).Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if ct := resp.Header.Values("Content-Type"); len(ct) != 1 || ct[0] != "application/json" || resp.Header.Get("X-App") != "1" || string(body) != "{}" {
+		t.Errorf("got Content-Type %q, X-App %q, body %q", ct, resp.Header.Get("X-App"), body)
+	}
+}
