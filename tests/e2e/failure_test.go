@@ -152,7 +152,7 @@ func TestSlowWorkerIs504(t *testing.T) {
 	if resp.StatusCode != http.StatusGatewayTimeout {
 		t.Fatalf("status: got %d, want 504", resp.StatusCode)
 	}
-	g.waitLog(`msg="worker did not answer in time" component=proxy generation=1 instance=1 method=GET path=/slow timeout=300ms`, 1, 5*time.Second)
+	g.waitLog(`msg="worker did not answer in time" component=proxy generation=1 instance=1 method=GET path=/slow client=127.0.0.1 timeout=300ms`, 1, 5*time.Second)
 	if w := g.browser().Who(); w.Generation != "1" {
 		t.Fatalf("after the timeout: got %+v", w)
 	}
