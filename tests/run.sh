@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 
 # The systemd integration tests start a confined `systemd --user` manager
 # (tests/sdtest) and boot Debian under systemd-nspawn (tests/nspawn);
-# packaging/ checks the packages with lintian and rpm. They need these
-# packages and must not be skipped.
+# packaging/ checks the packages with lintian and rpm; tests/e2e runs curl
+# and HAProxy (haproxy_test.go) against gatewayd. They need these packages
+# and must not be skipped.
 missing=""
-for p in systemd dbus dbus-user-session systemd-container debootstrap lintian rpm curl; do
+for p in systemd dbus dbus-user-session systemd-container debootstrap lintian rpm curl haproxy; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
