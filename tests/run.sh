@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 
 # The systemd integration tests start a confined `systemd --user` manager
 # (tests/sdtest) and boot Debian under systemd-nspawn (tests/nspawn);
-# packaging/ checks the packages with lintian and rpm. They need these
-# packages and must not be skipped.
+# packaging/ checks the packages with lintian and rpm; tests/e2e runs curl
+# and HAProxy (haproxy_test.go) against gatewayd. They need these packages
+# and must not be skipped.
 missing=""
-for p in systemd dbus dbus-user-session systemd-container debootstrap lintian rpm curl; do
+for p in systemd dbus dbus-user-session systemd-container debootstrap lintian rpm curl haproxy; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
@@ -20,16 +21,17 @@ if [ -n "$missing" ]; then
 fi
 export GATEWAY_REQUIRE_SYSTEMD=1
 
-# The admin console's browser test (tests/e2e/admin_test.go) drives Debian's
-# chromium with playwright-core (tests/browser, which downloads no browser);
-# with GATEWAY_REQUIRE_SYSTEMD=1 it must not be skipped either.
+# The browser tests (tests/e2e/admin_test.go, the admin console, and
+# https_test.go, the app over HTTPS and HTTP/2) drive Debian's chromium with
+# playwright-core (tests/browser, which downloads no browser); with
+# GATEWAY_REQUIRE_SYSTEMD=1 they must not be skipped either.
 if [ ! -x /usr/bin/chromium ]; then
-  echo "== installing chromium (for the admin console's browser test)"
+  echo "== installing chromium (for the browser tests)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 if ! command -v npm >/dev/null; then
-  echo "== installing nodejs and npm (for the admin console's browser test)"
+  echo "== installing nodejs and npm (for the browser tests)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 fi

@@ -17,6 +17,7 @@
 //	GET  /stream?chunks=N&ms=M a response that must not be buffered
 //	POST /echo                 a request body that must not be buffered
 //	GET  /ws                   a WebSocket echo (upgrade + hijack)
+//	GET  /whoami               also shows the X-Forwarded-For the proxy sent
 //	POST /signout              a logout that forgets the session but keeps
 //	                           the cookie (see sessions.logout_paths)
 //

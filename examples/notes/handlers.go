@@ -66,6 +66,9 @@ type whoamiReply struct {
 	User       string `json:"user"`
 	Notes      int    `json:"notes"`
 	Session    bool   `json:"session"`
+	// ForwardedFor is the X-Forwarded-For the worker got: tests read it to
+	// see which client address reached the app through the proxies.
+	ForwardedFor string `json:"forwarded_for,omitempty"`
 }
 
 // current finds the caller's live session. Every cookie of that name is
@@ -185,7 +188,9 @@ func (a *app) signout(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
 	id, _, _ := a.current(r)
-	writeJSON(w, http.StatusOK, a.who(id))
+	reply := a.who(id)
+	reply.ForwardedFor = r.Header.Get("X-Forwarded-For")
+	writeJSON(w, http.StatusOK, reply)
 }
 
 func (a *app) healthz(w http.ResponseWriter, r *http.Request) {

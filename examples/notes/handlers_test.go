@@ -134,6 +134,22 @@ func TestLoginJSON(t *testing.T) {
 	}
 }
 
+// The end-to-end tests behind proxies read the client address the worker
+// was given from /whoami.
+func TestWhoamiShowsForwardedFor(t *testing.T) {
+	a := newTestApp()
+	req := httptest.NewRequest("GET", "/whoami", nil)
+	req.Header.Set("X-Forwarded-For", "192.0.2.7, 127.0.0.1")
+	rec := httptest.NewRecorder()
+	a.routes().ServeHTTP(rec, req)
+	if got, want := decodeWhoami(t, rec).ForwardedFor, "192.0.2.7, 127.0.0.1"; got != want {
+		t.Errorf("forwarded_for: got %q, want %q", got, want)
+	}
+	if body := whoami(t, a, nil); body.ForwardedFor != "" {
+		t.Errorf("forwarded_for without the field: got %q, want none", body.ForwardedFor)
+	}
+}
+
 func TestLoginRequiresUser(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -31,12 +31,16 @@ func (a *app) index(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// The empty icon keeps browsers from asking for /favicon.ico, which the app
+// does not have: a 404 on every page would be an error in the browser
+// tests (tests/browser/https.mjs).
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>notes · {{.Revision}}</title>
+<link rel="icon" href="data:,">
 <style>
   body { font-family: system-ui, sans-serif; max-width: 34rem; margin: 1.5rem auto; padding: 0 1rem; line-height: 1.5; color: #222; }
   .id { font-family: ui-monospace, monospace; font-size: .85rem; background: #f2f2f2; border-radius: .4rem; padding: .5rem .75rem; }

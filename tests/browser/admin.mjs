@@ -11,10 +11,7 @@
 // sees generation 1 retired (and with ADMIN_PASSWORD, signs out and finds the
 // console closed). Prints what it checked; exits 1 with the reason
 // on the first check that fails. tests/e2e/admin_test.go runs it.
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { run, step } from "./chromium.mjs";
 
 const [consoleURL, screenshot, appURL] = process.argv.slice(2);
 if (!consoleURL || !screenshot) {
@@ -22,7 +19,6 @@ if (!consoleURL || !screenshot) {
   process.exit(2);
 }
 
-const step = (msg) => console.log("ok: " + msg);
 const user = process.env.ADMIN_USER || "admin";
 const password = process.env.ADMIN_PASSWORD;
 const loginURL = new URL("login", consoleURL).href;
@@ -54,30 +50,12 @@ async function until(cond, what, timeout = 20000) {
   }
 }
 
-const profile = mkdtempSync(join(tmpdir(), "gateway-chromium-"));
-let context;
-const problems = [];
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1000, height: 900 },
-    deviceScaleFactor: 1,
-    colorScheme: "light",
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(20000);
-  // Anything the page reports as an error (a CSP violation among them) fails
-  // the test.
-  // The wrong password's answer is a 401 on purpose; Chromium reports it.
-  let expect401 = false;
-  page.on("console", (m) => {
-    if (m.type() !== "error" || (expect401 && /status of 401/.test(m.text()))) return;
-    problems.push("console: " + m.text());
-  });
-  page.on("pageerror", (e) => problems.push("page error: " + e.message));
+// The wrong password's answer is a 401 on purpose; Chromium reports it.
+let expect401 = false;
+await run({
+  options: { viewport: { width: 1000, height: 900 }, deviceScaleFactor: 1, colorScheme: "light" },
+  ignore: (text) => expect401 && /status of 401/.test(text),
+}, async (context, page) => {
   page.on("dialog", (d) => d.accept());
 
   await page.goto(consoleURL);
@@ -145,14 +123,4 @@ try {
     await page.waitForURL(loginURL);
     step("signed out: the console asks for the login again");
   }
-
-  if (problems.length) throw new Error(problems.join("\n"));
-  step("no console errors");
-} catch (e) {
-  console.error("FAIL: " + (e && e.stack || e));
-  if (problems.length) console.error(problems.join("\n"));
-  process.exitCode = 1;
-} finally {
-  if (context) await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
+});

@@ -28,6 +28,19 @@ func need(t *testing.T, missing bool, what string) {
 	t.Skip(what)
 }
 
+// browserTools is node, for the scripts in tests/browser, once chromium
+// and playwright-core are there too (see need).
+func browserTools(t *testing.T) string {
+	t.Helper()
+	_, err := os.Stat(chromium)
+	need(t, err != nil, chromium+" is missing: install Debian's chromium package (apt-get install chromium)")
+	node, err := exec.LookPath("node")
+	need(t, err != nil, "node is missing: install Node.js 20 or later with npm")
+	_, err = os.Stat("../browser/node_modules/playwright-core/package.json")
+	need(t, err != nil, "tests/browser/node_modules is missing: run npm install --prefix tests/browser (tests/run.sh runs npm ci)")
+	return node
+}
+
 // The admin console in headless Chromium against a running gateway with the
 // notes app: sign in through the login form (a wrong password first), Upgrade, see generation 2 appear and generation 1 detach, end
 // generation 1's sessions with their buttons, see it retired, sign out.
@@ -35,13 +48,7 @@ func need(t *testing.T, missing bool, what string) {
 // tests/browser/admin.mjs drives the browser; with
 // GATEWAY_UPDATE_SCREENSHOT=1, its screenshot replaces docs/admin-console.png.
 func TestAdminConsoleInChromium(t *testing.T) {
-	_, err := os.Stat(chromium)
-	need(t, err != nil, chromium+" is missing: install Debian's chromium package (apt-get install chromium)")
-	node, err := exec.LookPath("node")
-	need(t, err != nil, "node is missing: install Node.js 20 or later with npm")
-	_, err = os.Stat("../browser/node_modules/playwright-core/package.json")
-	need(t, err != nil, "tests/browser/node_modules is missing: run npm install --prefix tests/browser (tests/run.sh runs npm ci)")
-
+	node := browserTools(t)
 	const password = "correct horse battery"
 	g := startGateway(t, options{admin: true, adminPass: password})
 	g.waitLog(`msg="admin console serving" component=admin url=`+g.admin, 1, 5*time.Second)

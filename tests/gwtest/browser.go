@@ -32,6 +32,8 @@ type Whoami struct {
 	User       string `json:"user"`
 	Notes      int    `json:"notes"`
 	Session    bool   `json:"session"`
+	// ForwardedFor is the X-Forwarded-For the worker got, on GET /whoami.
+	ForwardedFor string `json:"forwarded_for"`
 }
 
 // Post sends a form as the app's JSON client and decodes whoami.
