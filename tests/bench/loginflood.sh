@@ -23,14 +23,6 @@
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-10} CONNS=${CONNS:-64} RATE=${RATE:-500} SOURCES=${SOURCES:-1000}
-for v in ROUNDS:1:9 DURATION:1:30 CONNS:2:4000 RATE:0:100000 SOURCES:1:60000; do
-	IFS=: read -r name lo hi <<<"$v"
-	val=${!name}
-	if ! [[ $val =~ ^[0-9]+$ ]] || ((val < lo || val > hi)); then
-		echo "loginflood.sh: $name=$val: want $lo to $hi" >&2
-		exit 2
-	fi
-done
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cmdline="ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS RATE=$RATE SOURCES=$SOURCES bash tests/bench/loginflood.sh"
 for tool in go wrk curl taskset getconf; do
@@ -40,6 +32,7 @@ done
 
 # shellcheck source=tests/bench/lib.sh
 . "$root/tests/bench/lib.sh"
+in_range ROUNDS:1:9 DURATION:1:30 CONNS:2:4000 RATE:0:100000 SOURCES:1:60000 || exit 2
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gateway-loginflood.XXXXXX")
 gw_pid="" bf_pid=""
 # shellcheck disable=SC2317 # the EXIT trap
