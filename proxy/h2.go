@@ -30,7 +30,8 @@ type h2exchange struct {
 	sess  session
 	v     verdict
 	chunk h1.Chunked
-	out   *bufio.Writer // to the client, through h2writer
+	out   *bufio.Writer // to the client, through hw
+	hw    h2writer
 }
 
 var h2Pool = sync.Pool{New: func() any { return &h2exchange{out: bufio.NewWriterSize(nil, workerBuffer)} }}

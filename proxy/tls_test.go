@@ -17,7 +17,7 @@ import (
 
 // serveTLS serves p on a TLS listener that offers h2 and http/1.1, and
 // returns its https:// URL and certificate.
-func serveTLS(t *testing.T, p *Proxy) (string, *gwtest.Cert) {
+func serveTLS(t testing.TB, p *Proxy) (string, *gwtest.Cert) {
 	t.Helper()
 	cert := gwtest.NewCert(t, t.TempDir(), "site", "127.0.0.1")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
