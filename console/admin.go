@@ -69,7 +69,10 @@ type Console struct {
 	throttle *throttle
 	checks   chan struct{} // a token per bcrypt check running or resting
 	compare  func(hash, password []byte) error
-	after    func(time.Duration, func()) // time.AfterFunc
+	after    func(time.Duration, func())          // time.AfterFunc
+	sleep    func(context.Context, time.Duration) // sleepCtx
+	lim      Limits
+	held     chan struct{} // answers held back: at most Limits.MaxHeld
 	sessions *sessions
 	scrapers *scrapers
 
@@ -110,6 +113,7 @@ func New(core fleet.Core, o Options) (*Console, error) {
 		hist: newHistory(window), now: time.Now,
 		user: sha256.Sum256([]byte(o.User)), throttle: newThrottle(o.Limits), checks: make(chan struct{}, maxChecks),
 		compare: bcrypt.CompareHashAndPassword, after: func(d time.Duration, f func()) { time.AfterFunc(d, f) },
+		sleep: sleepCtx, lim: o.Limits.withDefaults(), held: make(chan struct{}, o.Limits.withDefaults().MaxHeld),
 		sessions: newSessions(),
 		scrapers: &scrapers{key: key, good: map[[sha256.Size]byte]bool{}},
 		cookie:   cookieName("gateway-admin-", o.App), flashCookie: cookieName("gateway-admin-flash-", o.App),

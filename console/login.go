@@ -129,13 +129,17 @@ func (c *Console) basic(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Set("WWW-Authenticate", `Basic realm="gateway metrics: `+strings.ReplaceAll(c.o.App, `"`, "")+`", charset="UTF-8"`)
 		http.Error(w, "401 login required: the user and password of the gateway's [admin] section", http.StatusUnauthorized)
 	default:
-		refuse(w, o, retry)
+		c.refuse(w, r, o, retry)
 	}
 	return false
 }
 
-// refuse answers a throttled or busy attempt.
-func refuse(w http.ResponseWriter, o outcome, retry time.Duration) {
+// refuse answers a throttled or busy attempt; a throttled one after the
+// hold (Limits.Hold).
+func (c *Console) refuse(w http.ResponseWriter, r *http.Request, o outcome, retry time.Duration) {
+	if o == loginThrottled {
+		c.hold(r.Context(), min(retry, c.lim.Hold))
+	}
 	w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
 	if o == loginBusy {
 		http.Error(w, "503 the console is checking other logins: try again in a second", http.StatusServiceUnavailable)
@@ -176,4 +180,29 @@ func (s *scrapers) remember(user, pass string) {
 		clear(s.good)
 	}
 	s.good[id] = true
+}
+
+// hold waits d, or until the client goes, if fewer than Limits.MaxHeld
+// answers are held already; else it returns at once.
+func (c *Console) hold(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	select {
+	case c.held <- struct{}{}:
+	default:
+		return
+	}
+	defer func() { <-c.held }()
+	c.sleep(ctx, d)
+}
+
+// sleepCtx is Console.sleep outside tests.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/gatewayd/gateway/tests/gwtest"
+	"golang.org/x/crypto/bcrypt"
+	"slices"
 )
 
 // fakeClock is the console's clock in these tests: it moves only when told.
@@ -40,6 +40,8 @@ type guarded struct {
 	clock   *fakeClock
 	bcrypts atomic.Int64
 	log     *gwtest.Buffer
+	mu      sync.Mutex
+	holds   []time.Duration // how long refused answers were held
 }
 
 func newGuarded(t *testing.T, o Options) *guarded {
@@ -61,6 +63,11 @@ func newGuarded(t *testing.T, o Options) *guarded {
 		return bcrypt.CompareHashAndPassword(hash, pass)
 	}
 	c.after = func(_ time.Duration, f func()) { f() } // no rest: the clock stands still during checks here
+	c.sleep = func(_ context.Context, d time.Duration) { // recorded, not slept
+		g.mu.Lock()
+		g.holds = append(g.holds, d)
+		g.mu.Unlock()
+	}
 	g.Console = c
 	return g
 }
@@ -466,4 +473,44 @@ func TestThrottledNeverReachBcrypt(t *testing.T) {
 			t.Errorf("%s: %d bcrypt checks, answers %v; want %d checks, %d × 401, the rest 429", tt.name, n, codes, tt.want, tt.want)
 		}
 	}
+}
+
+// A refused attempt's answer is held back (Limits.Hold, never past its
+// Retry-After), and only Limits.MaxHeld at once: beyond, answers go at
+// once rather than pile up.
+func TestRefusedAnswersAreHeld(t *testing.T) {
+	g := newGuarded(t, Options{Limits: Limits{Free: 1, Base: time.Second, MaxHeld: 2}})
+	nonce, token := g.formToken(t)
+	const src = "203.0.113.7:40000"
+	g.attempt(nonce, token, src, "ops", "guess") // the free failure
+	if rec := g.attempt(nonce, token, src, "ops", "guess"); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "1" {
+		t.Fatalf("second guess: %d, Retry-After %q; want 429 after 1s", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	g.clock.add(time.Second)
+	g.attempt(nonce, token, src, "ops", "guess") // admitted; the wait doubles to 2s, then 4s
+	g.clock.add(2 * time.Second)
+	g.attempt(nonce, token, src, "ops", "guess")
+	g.attempt(nonce, token, src, "ops", "guess") // refused, Retry-After 4s: held 2s
+	g.mu.Lock()
+	holds := slices.Clone(g.holds)
+	g.mu.Unlock()
+	if !slices.Equal(holds, []time.Duration{time.Second, 2 * time.Second}) {
+		t.Errorf("held %v, want [1s 2s] (Retry-After, capped at Limits.Hold)", holds)
+	}
+
+	release := make(chan struct{})
+	g.sleep = func(ctx context.Context, d time.Duration) { <-release }
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); g.attempt(nonce, token, src, "ops", "guess") }()
+	}
+	if !gwtest.Poll(5*time.Second, func() bool { return len(g.held) == 2 }) {
+		t.Fatalf("%d answers held, want 2", len(g.held))
+	}
+	if rec := g.attempt(nonce, token, src, "ops", "guess"); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("with MaxHeld answers held, the next refusal: %d, want 429 at once", rec.Code)
+	}
+	close(release)
+	wg.Wait()
 }

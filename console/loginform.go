@@ -46,7 +46,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.renderLogin(w, r, http.StatusUnauthorized, loginView{User: user, Err: "Wrong user or password."})
 		return
 	case loginThrottled, loginBusy:
-		refuse(w, o, retry)
+		c.refuse(w, r, o, retry)
 		return
 	}
 	id, err := c.sessions.start(user, c.now())

@@ -17,14 +17,16 @@
 #
 # Environment (all optional): ROUNDS (default 5, at most 9), DURATION
 # (seconds per run, default 10, at most 30), CONNS (wrk connections,
-# default 64), RATE (guesses a second, default 500; 0 for as fast as 8
-# connections go), SOURCES (default 1000), KEEP=1 (keep the temporary
+# default 64), RATE (guesses a second, default 500; 0 for as fast as the
+# attacker's connections go), BF_CONNS (the attacker's guesses in flight at
+# once, default 8; above the console's 256 held answers, the rest are
+# answered at once), SOURCES (default 1000), KEEP=1 (keep the temporary
 # directory). Needs go, wrk, curl, taskset and 2 CPUs.
 set -euo pipefail
 
-ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-10} CONNS=${CONNS:-64} RATE=${RATE:-500} SOURCES=${SOURCES:-1000}
+ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-10} CONNS=${CONNS:-64} RATE=${RATE:-500} SOURCES=${SOURCES:-1000} BF_CONNS=${BF_CONNS:-8}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cmdline="ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS RATE=$RATE SOURCES=$SOURCES bash tests/bench/loginflood.sh"
+cmdline="ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS RATE=$RATE SOURCES=$SOURCES BF_CONNS=$BF_CONNS bash tests/bench/loginflood.sh"
 for tool in go wrk curl taskset getconf; do
 	command -v "$tool" >/dev/null || { echo "loginflood.sh: $tool not found" >&2; exit 1; }
 done
@@ -32,7 +34,7 @@ done
 
 # shellcheck source=tests/bench/lib.sh
 . "$root/tests/bench/lib.sh"
-in_range ROUNDS:1:9 DURATION:1:30 CONNS:2:4000 RATE:0:100000 SOURCES:1:60000 || exit 2
+in_range ROUNDS:1:9 DURATION:1:30 CONNS:2:4000 RATE:0:100000 SOURCES:1:60000 BF_CONNS:1:4000 || exit 2
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gateway-loginflood.XXXXXX")
 gw_pid="" bf_pid=""
 # shellcheck disable=SC2317 # the EXIT trap
@@ -84,7 +86,7 @@ run() {
 	c0=$(ticks "$gw_pid")
 	f0=$(grep -c 'login failed' "$tmp/gatewayd.log" || true)
 	if [[ $mode == attack ]]; then
-		taskset -c 0 "$tmp/bin/bruteforce" -url "$admin" -rate "$RATE" -sources "$SOURCES" -duration "${DURATION}s" >"$tmp/bf-$r.txt" 2>&1 &
+		taskset -c 0 "$tmp/bin/bruteforce" -url "$admin" -rate "$RATE" -conns "$BF_CONNS" -sources "$SOURCES" -duration "${DURATION}s" >"$tmp/bf-$r.txt" 2>&1 &
 		bf_pid=$!
 	fi
 	wrk_run "$DURATION" >"$f" 2>&1 || { echo "loginflood.sh: wrk failed:" >&2; cat "$f" >&2; exit 1; }
@@ -109,7 +111,7 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 echo "== warm-up"
 wrk_run 2 >/dev/null
-echo "== $ROUNDS rounds of {quiet, attack}, wrk -t2 -c$CONNS -d${DURATION}s, brute force $RATE/s from $SOURCES sources"
+echo "== $ROUNDS rounds of {quiet, attack}, wrk -t2 -c$CONNS -d${DURATION}s, brute force $RATE/s ($BF_CONNS in flight) from $SOURCES sources"
 ratios=()
 for ((r = 1; r <= ROUNDS; r++)); do
 	if ((r % 2)); then order=(quiet attack); else order=(attack quiet); fi
