@@ -151,9 +151,9 @@ func (a *adminServer) start(ctx context.Context) <-chan struct{} {
 	served := make(chan error, 1)
 	go func() {
 		if a.tls {
-			served <- a.srv.ServeTLS(a.l, "", "")
+			served <- a.srv.ServeTLS(limitConns(a.l, maxConsoleConns), "", "")
 		} else {
-			served <- a.srv.Serve(a.l)
+			served <- a.srv.Serve(limitConns(a.l, maxConsoleConns))
 		}
 	}()
 	go func() {
