@@ -62,7 +62,7 @@ func newGuarded(t *testing.T, o Options) *guarded {
 		g.bcrypts.Add(1)
 		return bcrypt.CompareHashAndPassword(hash, pass)
 	}
-	c.after = func(_ time.Duration, f func()) { f() } // no rest: the clock stands still during checks here
+	c.after = func(_ time.Duration, f func()) { f() }    // no rest: the clock stands still during checks here
 	c.sleep = func(_ context.Context, d time.Duration) { // recorded, not slept
 		g.mu.Lock()
 		g.holds = append(g.holds, d)
