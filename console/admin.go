@@ -131,7 +131,7 @@ func New(core fleet.Core, o Options) (*Console, error) {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(c.forbidden))
 	for path, do := range map[string]func(context.Context, url.Values) (string, error){
-		"/upgrade": c.upgrade, "/detach": c.detach, "/retire": c.retire, "/end-session": c.endSession,
+		"/upgrade": c.upgrade, "/detach": c.detach, "/retire": c.retire, "/end-session": c.endSession, "/rollback": c.rollback,
 	} {
 		mux.Handle("POST "+path, cop.Handler(c.action(do)))
 	}
@@ -282,6 +282,19 @@ func (c *Console) detach(ctx context.Context, f url.Values) (string, error) {
 		return "", fmt.Errorf("detaching generation %d: %w", gen, err)
 	}
 	return fmt.Sprintf("generation %d detached; %s", gen, c.activeLine(ctx, next)), nil
+}
+
+func (c *Console) rollback(ctx context.Context, f url.Values) (string, error) {
+	move := f.Get("move_sessions") == "true"
+	gen, err := c.core.Rollback(ctx, move)
+	if err != nil {
+		return "", fmt.Errorf("rollback failed: %w", err)
+	}
+	msg := "rolled back: " + strings.Replace(c.activeLine(ctx, gen), " is active", " is active again", 1)
+	if move {
+		msg += "; the sessions of the generation rolled back from were ended"
+	}
+	return msg, nil
 }
 
 func (c *Console) retire(ctx context.Context, f url.Values) (string, error) {

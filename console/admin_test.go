@@ -92,6 +92,35 @@ func (f *fakeCore) Detach(_ context.Context, gen int) (int, error) {
 	return f.replaceActive(), nil
 }
 
+// Rollback swaps the active generation and the newest detached one, as
+// the supervisor does.
+func (f *fakeCore) Rollback(_ context.Context, move bool) (int, error) {
+	if err := f.record(fmt.Sprintf("rollback move=%t", move)); err != nil {
+		return 0, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	back, active := -1, -1
+	for i, g := range f.gens {
+		switch g.State {
+		case fleet.Detached:
+			if back < 0 || g.ID > f.gens[back].ID {
+				back = i
+			}
+		case fleet.Active:
+			active = i
+		}
+	}
+	if back < 0 {
+		return 0, fmt.Errorf("no detached generation is running to roll back to: %w", fleet.ErrInvalidState)
+	}
+	f.gens[back].State = fleet.Active
+	if active >= 0 {
+		f.gens[active].State = fleet.Detached
+	}
+	return f.gens[back].ID, nil
+}
+
 // replaceActive starts generation max+1 on revision r<N> and detaches the
 // active one, as an upgrade does.
 func (f *fakeCore) replaceActive() int {
@@ -642,5 +671,31 @@ func TestHeaders(t *testing.T) {
 	_, srv = console(t, newCore(), Options{})
 	if resp, _ := newBrowser(t, srv.URL).do("GET", "/metrics", nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("/metrics without Options.Metrics: status %d, want 404", resp.StatusCode)
+	}
+}
+
+// The active generation's section offers a rollback to the newest detached
+// one; the action makes it active again, and with move_sessions says the
+// bad generation's sessions were ended.
+func TestRollbackButton(t *testing.T) {
+	core := newCore()
+	_, srv := console(t, core, Options{})
+	b := newBrowser(t, srv.URL)
+	_, body := b.do("GET", "/", nil)
+	if !strings.Contains(body, ">Roll back to 3</button>") {
+		t.Fatalf("the page offers no rollback to generation 3:\n%s", body)
+	}
+	resp, _ := b.do("POST", "/rollback", url.Values{"csrf": {b.token()}, "move_sessions": {"true"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /rollback: %d, want 303", resp.StatusCode)
+	}
+	if got := b.flash(); !strings.HasPrefix(got, "ok: rolled back: generation 3 is active again") || !strings.Contains(got, "were ended") {
+		t.Errorf("flash %q, want the rollback to generation 3 with its sessions ended", got)
+	}
+	core.mu.Lock()
+	calls := slices.Clone(core.calls)
+	core.mu.Unlock()
+	if !slices.Contains(calls, "rollback move=true") {
+		t.Errorf("the core got %q, want a rollback moving sessions", calls)
 	}
 }

@@ -12,6 +12,7 @@
 //	GET  /static/…           the stylesheet and the script, embedded
 //	POST /upgrade            Core.Upgrade
 //	POST /detach             Core.Detach(generation)
+//	POST /rollback           Core.Rollback(move_sessions)
 //	POST /retire             Core.Retire(generation, force)
 //	POST /end-session        Core.EndSession(hash)
 //

@@ -56,6 +56,7 @@ type genView struct {
 	TimeLeft                     string // until the drain deadline
 	Overdue                      bool   // the deadline has passed
 	CanDetach, CanRetire         bool
+	RollbackTo                   int // on the active generation: where a rollback goes (0: nowhere)
 	Spark                        sparkView
 	List                         []sessionView
 	More                         int // sessions not listed
@@ -110,6 +111,18 @@ func atTime(t, now time.Time) timeView {
 		Ago: fleet.Relative(t, now)}
 }
 
+// rollbackTo is the generation a rollback would make active: the newest
+// detached one (the supervisor also checks that it still runs).
+func rollbackTo(gens []fleet.Generation) int {
+	to := 0
+	for _, g := range gens {
+		if g.State == fleet.Detached && g.ID > to {
+			to = g.ID
+		}
+	}
+	return to
+}
+
 func newLive(now time.Time, gens []fleet.Generation, sessions []fleet.Pin, h snapshot, token string) liveView {
 	lv := liveView{Token: token, Now: atTime(now, now), Refresh: 10}
 	st := fleet.NewStatus("", "", gens, fleet.PinStore{})
@@ -142,6 +155,9 @@ func newLive(now time.Time, gens []fleet.Generation, sessions []fleet.Pin, h sna
 			} else {
 				v.Overdue = true
 			}
+		}
+		if g.State == fleet.Active {
+			v.RollbackTo = rollbackTo(gens)
 		}
 		ss := byGen[g.ID]
 		slices.SortFunc(ss, func(a, b fleet.Pin) int {

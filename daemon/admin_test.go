@@ -22,6 +22,7 @@ type idleCore struct{}
 
 func (idleCore) Upgrade(context.Context) (int, error)                     { return 0, nil }
 func (idleCore) Detach(context.Context, int) (int, error)                 { return 0, nil }
+func (idleCore) Rollback(context.Context, bool) (int, error)              { return 0, nil }
 func (idleCore) Retire(context.Context, int, bool) error                  { return nil }
 func (idleCore) Generations(context.Context) ([]fleet.Generation, error)  { return nil, nil }
 func (idleCore) Sessions(context.Context) ([]fleet.Pin, error)            { return nil, nil }

@@ -35,6 +35,16 @@ func (c core) Detach(ctx context.Context, gen int) (int, error) {
 	return next, err
 }
 
+func (c core) Rollback(ctx context.Context, move bool) (int, error) {
+	c.d.log.Info("rollback requested", "event", "rollback-requested", "by", c.by, "move_sessions", move)
+	gen, err := c.d.sup.Rollback(ctx, move)
+	if err != nil {
+		c.d.log.Error("rollback refused; nothing changed", "event", "rollback-failed", "error", err)
+	}
+	c.d.refreshAPI(ctx)
+	return gen, err
+}
+
 func (c core) Retire(ctx context.Context, gen int, force bool) error {
 	c.d.log.Info("retire requested", "event", "retire", "by", c.by, "generation", gen, "force", force)
 	err := c.d.sup.Retire(ctx, gen, force)

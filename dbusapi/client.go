@@ -103,6 +103,14 @@ func (c *Client) Upgrade(ctx context.Context) (int, error) {
 	return int(gen), err
 }
 
+// Rollback makes the newest running detached generation active again;
+// returns it.
+func (c *Client) Rollback(ctx context.Context, moveSessions bool) (int, error) {
+	var gen uint32
+	err := c.call(ctx, "Rollback", []any{&gen}, moveSessions)
+	return int(gen), err
+}
+
 // Detach detaches the active generation gen; returns its replacement.
 func (c *Client) Detach(ctx context.Context, gen int) (int, error) {
 	var next uint32

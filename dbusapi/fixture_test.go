@@ -28,6 +28,8 @@ type fakeCore struct {
 	upgradeWait chan struct{} // if set, Upgrade blocks until it is closed
 	detachGen   int
 	detachErr   error
+	rollbackGen int
+	rollbackErr error
 	retireErr   error
 	gens        []fleet.Generation
 	gensErr     error
@@ -66,6 +68,7 @@ func (f *fakeCore) reset() {
 	f.calls = nil
 	f.upgradeGen, f.upgradeErr, f.upgradeWait = 0, nil, nil
 	f.detachGen, f.detachErr = 0, nil
+	f.rollbackGen, f.rollbackErr = 0, nil
 	f.retireErr, f.endErr = nil, nil
 	f.gens, f.gensErr = nil, nil
 	f.sessions, f.sessionsErr = nil, nil
@@ -99,6 +102,13 @@ func (f *fakeCore) Detach(_ context.Context, gen int) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.detachGen, f.detachErr
+}
+
+func (f *fakeCore) Rollback(_ context.Context, move bool) (int, error) {
+	f.record("Rollback %t", move)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rollbackGen, f.rollbackErr
 }
 
 func (f *fakeCore) Retire(_ context.Context, gen int, force bool) error {

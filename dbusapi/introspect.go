@@ -28,6 +28,7 @@ func introspection(props []introspect.Property) *introspect.Node {
 				Methods: []introspect.Method{
 					{Name: "Upgrade", Args: []introspect.Arg{arg("generation", "u", "out")}},
 					{Name: "Detach", Args: []introspect.Arg{arg("generation", "u", "in"), arg("replacement", "u", "out")}},
+					{Name: "Rollback", Args: []introspect.Arg{arg("move_sessions", "b", "in"), arg("restored", "u", "out")}},
 					{Name: "Retire", Args: []introspect.Arg{arg("generation", "u", "in"), arg("force", "b", "in")}},
 					{Name: "ListGenerations", Args: []introspect.Arg{arg("generations", "a"+generationSig, "out")}},
 					{Name: "ListSessions", Args: []introspect.Arg{arg("sessions", "a"+sessionSig, "out")}},

@@ -54,6 +54,7 @@ func TestIntrospect(t *testing.T) {
 			"ListGenerations": {"out generations a(usssauuuuttt)"},
 			"ListSessions":    {"out sessions a(suuu)"},
 			"EndSession":      {"in hash s"},
+			"Rollback":        {"in move_sessions b", "out restored u"},
 		}
 		got := map[string][]string{}
 		for _, m := range api.Methods {

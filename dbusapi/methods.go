@@ -37,6 +37,16 @@ func (m methods) Detach(sender dbus.Sender, gen uint32) (uint32, *dbus.Error) {
 	return uint32(next), dbusError(upgradeFailed(err))
 }
 
+func (m methods) Rollback(sender dbus.Sender, moveSessions bool) (uint32, *dbus.Error) {
+	if err := m.s.authorize(sender, "roll back"); err != nil {
+		return 0, err
+	}
+	ctx, cancel := m.s.bound(m.s.o.CallTimeout)
+	defer cancel()
+	gen, err := m.s.core.Rollback(ctx, moveSessions)
+	return uint32(gen), dbusError(err)
+}
+
 func (m methods) Retire(sender dbus.Sender, gen uint32, force bool) *dbus.Error {
 	if err := m.s.authorize(sender, "retire"); err != nil {
 		return err

@@ -41,6 +41,13 @@ func TestMethods(t *testing.T) {
 			wantCalls: []string{"Detach 3"},
 		},
 		{
+			name:      "Rollback passes the flag and returns the restored generation",
+			setup:     func(f *fakeCore) { f.rollbackGen = 3 },
+			call:      func(c *Client) (any, error) { return c.Rollback(ctx, true) },
+			want:      3,
+			wantCalls: []string{"Rollback true"},
+		},
+		{
 			name:      "Retire with force",
 			call:      func(c *Client) (any, error) { return nil, c.Retire(ctx, 3, true) },
 			wantCalls: []string{"Retire 3 true"},
@@ -165,6 +172,15 @@ func TestErrors(t *testing.T) {
 			call:     func(c *Client) error { _, err := c.Detach(ctx, 1); return err },
 			wantName: ErrNameInvalidState,
 			wantMsg:  "generation 1 is detached: not possible in the generation's state",
+		},
+		{
+			name: "a refused Rollback has the name of its fleet error",
+			setup: func(f *fakeCore) {
+				f.rollbackErr = fmt.Errorf("no detached generation is running to roll back to: %w", fleet.ErrInvalidState)
+			},
+			call:     func(c *Client) error { _, err := c.Rollback(ctx, false); return err },
+			wantName: ErrNameInvalidState,
+			wantMsg:  "no detached generation is running to roll back to: not possible in the generation's state",
 		},
 		{
 			name:     "fleet's errors keep their names",

@@ -17,6 +17,11 @@ type Core interface {
 	// on the current revision, and returns the replacement's number.
 	Detach(ctx context.Context, gen int) (int, error)
 	Retire(ctx context.Context, gen int, force bool) error
+	// Rollback makes the newest running detached generation active again
+	// at once and detaches the active one (moveSessions: its sessions end
+	// too); it returns the restored generation. ErrInvalidState when there
+	// is none to go back to, or an upgrade is starting one.
+	Rollback(ctx context.Context, moveSessions bool) (int, error)
 	// Generations lists every generation not yet retired, oldest first.
 	Generations(ctx context.Context) ([]Generation, error)
 	Sessions(ctx context.Context) ([]Pin, error)

@@ -380,6 +380,12 @@ func (o *fakeObserver) SessionsLost(gen int, cause LossCause, n int) {
 	o.events = append(o.events, fmt.Sprintf("sessions-lost %d %s %d", gen, cause, n))
 }
 
+func (o *fakeObserver) RolledBack(from, to int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.events = append(o.events, fmt.Sprintf("rolled-back %d to %d", from, to))
+}
+
 func (o *fakeObserver) got() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()

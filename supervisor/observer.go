@@ -17,6 +17,9 @@ type Observer interface {
 	GenerationLost(gen int)
 	// SessionsLost: n sessions of gen ended without their users' doing.
 	SessionsLost(gen int, cause LossCause, n int)
+	// RolledBack: generation to is active again, from was detached (0:
+	// none was active).
+	RolledBack(from, to int)
 }
 
 // LossCause says why sessions were lost.
@@ -41,13 +44,14 @@ const (
 )
 
 // LossCauses lists every LossCause, e.g. to initialise counters.
-var LossCauses = []LossCause{LostCrash, LostDrainDeadline, LostForced, LostGeneration, LostRestart, LostGenerationLimit}
+var LossCauses = []LossCause{LostCrash, LostDrainDeadline, LostForced, LostGeneration, LostRestart, LostGenerationLimit, LostRollback}
 
 type noObserver struct{}
 
 func (noObserver) GenerationRetired(int, time.Duration, bool) {}
 func (noObserver) GenerationLost(int)                         {}
 func (noObserver) SessionsLost(int, LossCause, int)           {}
+func (noObserver) RolledBack(int, int)                        {}
 
 // sessionsLost reports n lost sessions, if there are any.
 func (s *Supervisor) sessionsLost(gen int, cause LossCause, n int) {

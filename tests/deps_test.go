@@ -10,7 +10,8 @@ import (
 )
 
 // The layering of docs/design.md ("Layers"), checked like tailscale's
-// deps_test: fleet is a leaf; the proxy knows nothing but fleet; the
+// deps_test: fleet is a leaf; the proxy knows nothing but fleet (and the
+// PROXY protocol reader, itself standard library only); the
 // supervisor knows systemd only through its systemd runner; the fronts
 // (dbusapi, console) know the gateway only through fleet.Core; only cmd
 // imports daemon, and nothing imports cmd.
@@ -22,7 +23,8 @@ func TestImportRules(t *testing.T) {
 		only      []string // with the standard library and the package's own subpackages; nil: any
 	}{
 		{pkg: "./fleet", only: []string{}},
-		{pkg: "./proxy/...", only: []string{mod + "fleet"}},
+		{pkg: "./proxy/...", only: []string{mod + "fleet", mod + "internal/proxyproto"}},
+		{pkg: "./internal/proxyproto", only: []string{}},
 		{pkg: "./examples/...", only: []string{}},
 		{pkg: "./supervisor", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy", mod + "dbusapi", mod + "console", mod + "daemon", mod + "cmd"}},
 		{pkg: "./config", forbidden: []string{"github.com/coreos/go-systemd", "github.com/godbus/dbus", mod + "proxy", mod + "supervisor", mod + "daemon"}},

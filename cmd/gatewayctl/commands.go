@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatewayd/gateway/dbusapi"
 	"github.com/gatewayd/gateway/fleet"
+	"strings"
 )
 
 // gateway is what the commands ask of a gateway: the subset of
@@ -23,6 +24,7 @@ type gateway interface {
 	Sessions(ctx context.Context) ([]fleet.Pin, error)
 	Upgrade(ctx context.Context) (int, error)
 	Detach(ctx context.Context, gen int) (int, error)
+	Rollback(ctx context.Context, moveSessions bool) (int, error)
 	Retire(ctx context.Context, gen int, force bool) error
 	EndSession(ctx context.Context, hash string) error
 }
@@ -112,6 +114,21 @@ revision and, once the replacement is active, detaches N, which keeps its
 sessions. Prints "generation N detached; generation M is active (revision
 R)". Waits as long as the gateway takes, unless --timeout is given.`,
 		bind: bindGeneration, do: detach,
+	},
+	{
+		name: "rollback", flags: []string{"move-sessions"},
+		summary: "make the previous generation active again, at once",
+		help: `Makes the newest detached generation that still runs active again, at
+once: nothing starts, nothing waits for readiness. The active generation is
+detached and drains like any other: its sessions stay on it unless
+--move-sessions is given, which ends them (their users log in again on the
+restored revision), for a release that must serve no one. Prints
+"generation N is active again (revision R)" once routing has switched: new
+sessions go to N from then on. With no detached generation running, or while
+an upgrade is starting one, it fails and changes nothing. The symlink of the
+app's directory is not touched: point it back too, or the next upgrade
+starts the bad revision again.`,
+		do: rollback,
 	},
 	{
 		name: "retire", args: "N", flags: []string{"force"},
@@ -285,6 +302,19 @@ func detach(ctx context.Context, gw gateway, o *options, w io.Writer) error {
 	return err
 }
 
+func rollback(ctx context.Context, gw gateway, o *options, w io.Writer) error {
+	gen, err := gw.Rollback(ctx, o.moveSessions)
+	if err != nil {
+		return fmt.Errorf("rollback failed: %w", err)
+	}
+	line := strings.Replace(activeLine(ctx, gw, gen), " is active", " is active again", 1)
+	if o.moveSessions {
+		line += "; the sessions of the generation rolled back from were ended"
+	}
+	_, err = fmt.Fprintln(w, line)
+	return err
+}
+
 func retire(ctx context.Context, gw gateway, o *options, w io.Writer) error {
 	if err := gw.Retire(ctx, o.gen, o.force); err != nil {
 		return fmt.Errorf("retiring generation %d: %w", o.gen, err)
@@ -348,7 +378,7 @@ Commands:
 	fmt.Fprint(w, "\nFlags of every command:\n")
 	writeFlags(w, fs, append(slices.Clone(globalFlags), "help", "version"))
 	fmt.Fprint(w, "\nFlags of some commands:\n")
-	writeFlags(w, fs, []string{"json", "generation", "force"}, "(status, generations, sessions)", "(sessions)", "(retire)")
+	writeFlags(w, fs, []string{"json", "generation", "force", "move-sessions"}, "(status, generations, sessions)", "(sessions)", "(retire)", "(rollback)")
 	fmt.Fprint(w, `
 Exit status:
   0  done

@@ -70,6 +70,35 @@ func (f *fakeCore) Detach(ctx context.Context, gen int) (int, error) {
 	return f.replaceActive(), nil
 }
 
+// Rollback swaps the active generation and the newest detached one, as
+// the supervisor does.
+func (f *fakeCore) Rollback(_ context.Context, move bool) (int, error) {
+	if err := f.record(fmt.Sprintf("rollback move=%t", move)); err != nil {
+		return 0, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	back, active := -1, -1
+	for i, g := range f.gens {
+		switch g.State {
+		case fleet.Detached:
+			if back < 0 || g.ID > f.gens[back].ID {
+				back = i
+			}
+		case fleet.Active:
+			active = i
+		}
+	}
+	if back < 0 {
+		return 0, fmt.Errorf("no detached generation is running to roll back to: %w", fleet.ErrInvalidState)
+	}
+	f.gens[back].State = fleet.Active
+	if active >= 0 {
+		f.gens[active].State = fleet.Detached
+	}
+	return f.gens[back].ID, nil
+}
+
 // replaceActive starts generation max+1 on revision r<N> and detaches the
 // active one, as an upgrade does.
 func (f *fakeCore) replaceActive() int {
@@ -383,6 +412,9 @@ func TestMutatingCommands(t *testing.T) {
 		{[]string{"retire", "--force", "2"}, "retire 2 force=true", "generation 2 is retiring: its workers are being stopped (forced: its sessions and connections are dropped)\n"},
 		{[]string{"retire", "2", "--force"}, "retire 2 force=true", "generation 2 is retiring"},
 		{[]string{"end-session", hashA}, "end-session " + hashA, "session " + hashA + " ended\n"},
+		{[]string{"rollback"}, "rollback move=false", "generation 3 is active again (revision r3)\n"},
+		{[]string{"rollback", "--move-sessions"}, "rollback move=true",
+			"generation 3 is active again (revision r3); the sessions of the generation rolled back from were ended\n"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -586,5 +618,17 @@ func TestNoBus(t *testing.T) {
 	want := "gatewayctl: is a systemd --user manager running with its bus? ($DBUS_SESSION_BUS_ADDRESS, or $XDG_RUNTIME_DIR/bus)\n"
 	if code != exitFail || out != "" || !strings.HasPrefix(errOut, "gatewayctl: connecting to the user bus: ") || !strings.HasSuffix(errOut, want) {
 		t.Errorf("got exit %d, stdout %q, stderr %q; want 1, nothing, and %q at the end of stderr", code, out, errOut, want)
+	}
+}
+
+// A rollback with nowhere to go fails with the gateway's reason and the
+// D-Bus error's name, and exits 1.
+func TestRollbackRefused(t *testing.T) {
+	core := newCore()
+	core.gens = core.gens[2:] // 4 active, 5 starting: nothing detached
+	serve(t, core, "")
+	_, errOut, code := ctl("--user", "rollback")
+	if code != exitFail || !strings.Contains(errOut, "rollback failed") || !strings.Contains(errOut, "no detached generation is running") {
+		t.Errorf("exit %d, stderr %q; want 1 and the reason", code, errOut)
 	}
 }

@@ -39,6 +39,7 @@ type Metrics struct {
 	upgrades    *prometheus.CounterVec   // result
 	drains      *prometheus.HistogramVec // forced
 	lost        *prometheus.CounterVec   // cause
+	rollbacks   prometheus.Counter
 	forgetAfter time.Duration
 
 	mu   sync.Mutex                         // serialises changes of gens
@@ -86,6 +87,10 @@ func New(version string) *Metrics {
 			Namespace: metricsNamespace, Name: "sessions_lost_total",
 			Help: "Sessions that ended without their users' doing, by cause.",
 		}, []string{"cause"}),
+		rollbacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Name: "rollbacks_total",
+			Help: "Rollbacks: a detached generation made active again.",
+		}),
 		forgetAfter: 10 * time.Minute,
 	}
 	m.gens.Store(&map[int]*genSeries{})
@@ -98,7 +103,7 @@ func New(version string) *Metrics {
 	for _, c := range supervisor.LossCauses {
 		m.lost.WithLabelValues(string(c))
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.upgrades, m.drains, m.lost,
+	m.reg.MustRegister(m.requests, m.latency, m.upgrades, m.drains, m.lost, m.rollbacks,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -183,6 +188,9 @@ func (m *Metrics) GenerationRetired(gen int, drained time.Duration, forced bool)
 	m.drains.WithLabelValues(strconv.FormatBool(forced)).Observe(drained.Seconds())
 	m.forgetLater(gen)
 }
+
+// RolledBack is part of the supervisor's Observer.
+func (m *Metrics) RolledBack(from, to int) { m.rollbacks.Inc() }
 
 // GenerationLost is part of the supervisor's Observer.
 func (m *Metrics) GenerationLost(gen int) { m.forgetLater(gen) }

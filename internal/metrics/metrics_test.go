@@ -328,6 +328,9 @@ func TestMetricsLifecycle(t *testing.T) {
 # TYPE gateway_upgrades_total counter
 gateway_upgrades_total{result="failed"} 2
 gateway_upgrades_total{result="ok"} 1
+# HELP gateway_rollbacks_total Rollbacks: a detached generation made active again.
+# TYPE gateway_rollbacks_total counter
+gateway_rollbacks_total 0
 # HELP gateway_sessions_lost_total Sessions that ended without their users' doing, by cause.
 # TYPE gateway_sessions_lost_total counter
 gateway_sessions_lost_total{cause="crash"} 1
@@ -336,6 +339,7 @@ gateway_sessions_lost_total{cause="forced"} 0
 gateway_sessions_lost_total{cause="generation-limit"} 0
 gateway_sessions_lost_total{cause="lost-generation"} 0
 gateway_sessions_lost_total{cause="restart"} 0
+gateway_sessions_lost_total{cause="rollback"} 0
 `, "gateway_upgrades_total", "gateway_sessions_lost_total")
 	if got := testutil.CollectAndCount(f.m.drains); got != 2 {
 		t.Errorf("drain histograms: got %d, want forced=true and forced=false", got)
