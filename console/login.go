@@ -20,13 +20,18 @@ import (
 // bcrypt takes a core for tens of milliseconds, and the proxy needs the
 // cores more: one check runs at a time, and its slot rests restFactor
 // times as long as the check took before the next, so that logins take at
-// most a twentieth of one core however many arrive.
+// most a twentieth of one core however many arrive (a throttle's burst of
+// 20 at cost 10: a twentieth of a core for a minute, not a core for a
+// second). The rest is capped at maxRest, so that an admin who mistyped
+// does not wait for it after a slow check (a high cost, a slow machine);
+// the throttle's budget bounds how many such checks there are.
 const (
 	maxChecks  = 1
 	restFactor = 19
+	maxRest    = time.Second
 	// checkWait is how long an attempt waits for the slot before 503:
-	// longer than one rest.
-	checkWait = 3 * time.Second
+	// longer than one rest and a check at cost 12.
+	checkWait = 5 * time.Second
 )
 
 type outcome int
@@ -60,7 +65,7 @@ func (c *Console) authenticate(ctx context.Context, src, user, pass string) (o o
 	userOK := subtle.ConstantTimeCompare(u[:], c.user[:]) == 1
 	// The password is checked whatever the user, so that both take as long.
 	passOK := c.compare([]byte(c.o.PasswordHash), []byte(pass)) == nil
-	c.after(restFactor*c.now().Sub(start), func() { <-c.checks })
+	c.after(min(restFactor*c.now().Sub(start), maxRest), func() { <-c.checks })
 	if !userOK || !passOK {
 		c.log.Warn("admin console: login failed", "source", src, "user", truncate(user, 64))
 		return loginFailed, 0

@@ -352,12 +352,14 @@ func TestLoginBusy(t *testing.T) {
 	}
 }
 
-// The check's slot rests 19 times as long as the check took: bcrypt takes at
-// most a twentieth of a core, and attempts meanwhile wait, then get 503.
+// The check's slot rests 19 times as long as the check took, at most 1 s:
+// bcrypt takes a twentieth of a core at cost 10, and attempts meanwhile
+// wait, then get 503. A slow check (a high cost, a slow machine) rests 1 s.
 func TestBcryptRests(t *testing.T) {
 	g := newGuarded(t, Options{})
+	took := 40 * time.Millisecond // what cost 10 takes on a slow core
 	g.compare = func(hash, pass []byte) error {
-		g.clock.add(60 * time.Millisecond) // what cost 10 takes on a slow core
+		g.clock.add(took)
 		return bcrypt.CompareHashAndPassword(hash, pass)
 	}
 	var rest time.Duration
@@ -367,11 +369,17 @@ func TestBcryptRests(t *testing.T) {
 	if rec := g.attempt(nonce, token, "192.0.2.1:5000", "ops", "wrong"); rec.Code != http.StatusUnauthorized {
 		t.Fatalf("first attempt: status %d, want 401", rec.Code)
 	}
-	if rest != 19*60*time.Millisecond {
-		t.Errorf("rest: got %s, want 19 × 60ms", rest)
+	if rest != 19*40*time.Millisecond {
+		t.Errorf("rest: got %s, want 19 × 40ms", rest)
 	}
 	if rec := g.impatient(nonce, token); rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("while the slot rests: status %d, want 503", rec.Code)
+	}
+	release()
+	took = 500 * time.Millisecond
+	g.attempt(nonce, token, "192.0.2.1:5000", "ops", "wrong")
+	if rest != time.Second {
+		t.Errorf("rest after a 500ms check: got %s, want the cap, 1s", rest)
 	}
 	release()
 	if rec := g.attempt(nonce, token, "192.0.2.1:5000", "ops", "s3cret"); rec.Code != http.StatusSeeOther {

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gatewayd/gateway/tests/gwtest"
 )
 
 // gatewayctl runs the CLI against the manager's session bus.
@@ -66,7 +69,11 @@ func TestSystemctlReloadTellsTheTruth(t *testing.T) {
 	if err == nil {
 		t.Fatalf("systemctl reload of a revision that cannot start succeeded:\n%s", out)
 	}
-	if !strings.Contains(g.log(), "generation 3 failed to start") || !strings.Contains(g.log(), "config file /etc/notes.conf is missing") {
+	// The journal's lines arrive on their own schedule, not with the reply.
+	if !gwtest.Poll(10*time.Second, func() bool {
+		l := g.log()
+		return strings.Contains(l, "generation 3 failed to start") && strings.Contains(l, "config file /etc/notes.conf is missing")
+	}) {
 		t.Fatal("the journal does not say why the reload failed")
 	}
 	if st := g.status(t); st.ActiveGeneration != 2 {
