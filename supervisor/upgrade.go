@@ -162,8 +162,8 @@ func (s *Supervisor) started(g *generation, insts []*instance, err error) {
 			s.genLog(g).Error("generation failed to start, and no generation is active: the gateway cannot serve", "event", "failed", "error", err)
 			s.fatal = fmt.Errorf("generation %d failed to start: %w", g.id, err)
 		}
+		s.save() // before the reply: whoever hears of the failure reads a state file without g
 		reply(waiters, upgradeResult{gen: g.id, err: fmt.Errorf("generation %d failed to start: %w", g.id, err)})
-		s.save()
 		s.runQueued()
 		return
 	}
