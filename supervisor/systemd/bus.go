@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sync"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
+	"syscall"
 )
 
 // bus owns the connection to the systemd manager and dials it again when
@@ -41,7 +44,7 @@ func (b *bus) get(ctx context.Context) (*sd.Conn, error) {
 }
 
 // call runs f on the connection, once more on a fresh one if the first was
-// closed.
+// closed or broke (the bus closed it, or its socket failed under it).
 func (b *bus) call(ctx context.Context, f func(*sd.Conn) error) error {
 	for attempt := 0; ; attempt++ {
 		c, err := b.get(ctx)
@@ -49,7 +52,8 @@ func (b *bus) call(ctx context.Context, f func(*sd.Conn) error) error {
 			return err
 		}
 		err = f(c)
-		if attempt == 0 && errors.Is(err, dbus.ErrClosed) {
+		if attempt == 0 && broken(err) {
+			c.Close()
 			b.mu.Lock()
 			b.conn = nil
 			b.mu.Unlock()
@@ -87,4 +91,10 @@ func dbusErrorName(err error) string {
 		return dp.Name
 	}
 	return ""
+}
+
+// broken reports an error of a connection that will not work again.
+func broken(err error) bool {
+	return errors.Is(err, dbus.ErrClosed) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
-	"github.com/godbus/dbus/v5"
 )
 
 // KeepWorkers reports whether the gateway's own unit is being restarted
@@ -14,30 +13,23 @@ import (
 // they are stopped with the gateway.
 func (r *Runner) KeepWorkers(ctx context.Context) bool {
 	var jobType string
+	// On the manager's connection alone (ListJobs carries the type), which
+	// call redials when it broke: a wrong answer here stops every
+	// generation, and with them every session.
 	err := r.bus.call(ctx, func(c *sd.Conn) error {
 		unit, err := c.GetUnitNameByPID(ctx, uint32(os.Getpid()))
 		if err != nil {
 			return err
 		}
-		p, err := c.GetUnitPropertyContext(ctx, unit, "Job")
+		jobs, err := c.ListJobsContext(ctx)
 		if err != nil {
 			return err
 		}
-		job, ok := p.Value.Value().([]any)
-		if !ok || len(job) != 2 {
-			return nil
+		for _, j := range jobs {
+			if j.Unit == unit {
+				jobType = j.JobType
+			}
 		}
-		path, _ := job[1].(dbus.ObjectPath)
-		if path == "" || path == "/" {
-			return nil
-		}
-		var v dbus.Variant
-		err = r.signals.Object("org.freedesktop.systemd1", path).CallWithContext(ctx,
-			"org.freedesktop.DBus.Properties.Get", 0, "org.freedesktop.systemd1.Job", "JobType").Store(&v)
-		if err != nil {
-			return err
-		}
-		jobType, _ = v.Value().(string)
 		return nil
 	})
 	if err != nil {
