@@ -1,12 +1,15 @@
 package supervisor
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 
 	"github.com/gatewayd/gateway/fleet"
+	"github.com/gatewayd/gateway/tests/gwtest"
 )
 
 // startCanary starts generation want as the canary with share.
@@ -129,4 +132,47 @@ func TestCanaryWorkerCrashIsReplaced(t *testing.T) {
 		return nil
 	})
 	h.wantStates("1:active 2:canary")
+}
+
+// adoptingManager re-adopts every worker the state file names, as the
+// systemd runner does when their scopes still run.
+type adoptingManager struct{ Manager }
+
+func (adoptingManager) Adopt(_ context.Context, _ int, pids []int) ([]Worker, error) {
+	var ws []Worker
+	for _, p := range pids {
+		ws = append(ws, runningWorker(p))
+	}
+	return ws, nil
+}
+
+// runningWorker is a worker that never exits.
+type runningWorker int
+
+func (w runningWorker) PID() int             { return int(w) }
+func (runningWorker) Done() <-chan struct{}  { return nil }
+func (runningWorker) Err() error             { return nil }
+func (runningWorker) Signal(os.Signal) error { return nil }
+func (runningWorker) Tail() []string         { return nil }
+
+// A gateway restarted during a trial re-adopts the canary as detached:
+// its share was not saved, and its sessions stay with it while it drains.
+func TestCanaryReadoptedAsDetached(t *testing.T) {
+	cfg, err := knobs{}.parse(newDirs(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Config: cfg, Runner: newFakeRunner(), Traffic: newFakeTraffic(), Logger: gwtest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := fleet.Generation{ID: 2, State: fleet.Canary, Revision: "r2",
+		Instances: []fleet.Instance{{Index: 1, PID: 4242, Network: "tcp", Address: "127.0.0.1:1"}}}
+	g := s.adoptOne(context.Background(), adoptingManager{}, saved)
+	if g == nil {
+		t.Fatal("the canary was not re-adopted")
+	}
+	if g.state != fleet.Detached || g.detached.IsZero() {
+		t.Errorf("re-adopted canary: state %s, detached at %v; want detached now", g.state, g.detached)
+	}
 }
