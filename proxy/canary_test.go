@@ -104,3 +104,27 @@ func TestCanaryOptIn(t *testing.T) {
 		})
 	}
 }
+
+// Over HTTP/2 as over HTTP/1.1, a trusted tester's header reaches the
+// canary, and without it a share of 0 sends no one there.
+func TestCanaryOptInBothProtocols(t *testing.T) {
+	f := newFixture(t, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	f.withCanary(t, 0)
+	url, cert := serveTLS(t, f.proxy)
+	for _, pr := range protocols {
+		hc := cert.Client(pr.h2)
+		for _, c := range []struct{ header, want string }{{"1", "g2"}, {"", "g1"}} {
+			req, _ := http.NewRequest("GET", url+"/", nil)
+			req.Header.Set("X-Gateway-Canary", c.header)
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.Proto != pr.proto || !strings.HasPrefix(string(body), c.want+" ") {
+				t.Errorf("%s, X-Gateway-Canary %q: %s answered %q, want %s from %s", pr.name, c.header, resp.Proto, body, pr.proto, c.want)
+			}
+		}
+	}
+}
