@@ -7,8 +7,9 @@ import (
 )
 
 // workerExited runs on the loop when a worker's process has ended. In the
-// active generation or the canary the worker is replaced; in a detached one its sessions
-// are lost and, once no worker is left, so is the generation.
+// active generation or the canary the worker is replaced; in a detached
+// one its sessions are lost and, once no worker is left, so is the
+// generation.
 func (s *Supervisor) workerExited(g *generation, in *instance, w Worker) {
 	if in.worker != w || !g.serving() {
 		return // retiring or replaced: an exit we caused
