@@ -9,6 +9,7 @@ type State string
 const (
 	Starting State = "starting"
 	Active   State = "active"
+	Canary   State = "canary" // on trial beside the active one: a share of new sessions
 	Detached State = "detached"
 	Retiring State = "retiring"
 	Retired  State = "retired"
@@ -18,7 +19,7 @@ const (
 
 // Listed are the states a generation is listed in; it leaves the list
 // once retired, failed or lost.
-var Listed = []State{Starting, Active, Detached, Retiring}
+var Listed = []State{Starting, Active, Canary, Detached, Retiring}
 
 // MaxGeneration is the highest generation number: numbers travel as 32-bit
 // unsigned integers (the affinity cookie, D-Bus) and as ints everywhere, so

@@ -69,20 +69,22 @@ func JoinPIDs(pids []int, sep string) string {
 	return strings.Join(s, sep)
 }
 
-// Ordered is the generations as they are shown: the active one, then one
-// starting, then the detached ones newest first (the next to retire last),
-// then any in another state, newest first.
+// Ordered is the generations as they are shown: the active one, then the
+// canary, then one starting, then the detached ones newest first (the next
+// to retire last), then any in another state, newest first.
 func Ordered(gens []Generation) []Generation {
 	rank := func(s State) int {
 		switch s {
 		case Active:
 			return 0
-		case Starting:
+		case Canary:
 			return 1
-		case Detached:
+		case Starting:
 			return 2
+		case Detached:
+			return 3
 		}
-		return 3
+		return 4
 	}
 	out := slices.Clone(gens)
 	slices.SortStableFunc(out, func(a, b Generation) int {
@@ -107,12 +109,14 @@ func ActiveLine(gens []Generation, id int) string {
 // StatusLine is the one line `systemctl status` shows, e.g.
 // "active gen 4 (rev 2026-11-20, 3 sessions) · detached: gen 3 (12 sessions), gen 2 (1 session)".
 func StatusLine(gens []Generation) string {
-	var active, starting string
+	var active, canary, starting string
 	var detached []string
 	for _, g := range Ordered(gens) {
 		switch g.State {
 		case Active:
 			active = fmt.Sprintf("active gen %d (rev %s, %s)", g.ID, g.Revision, Plural(g.Sessions, "session"))
+		case Canary:
+			canary = fmt.Sprintf("canary gen %d (rev %s, %s)", g.ID, g.Revision, Plural(g.Sessions, "session"))
 		case Starting:
 			starting = fmt.Sprintf("starting gen %d", g.ID)
 		case Detached:
@@ -123,8 +127,10 @@ func StatusLine(gens []Generation) string {
 	if active == "" {
 		parts[0] = "no active generation"
 	}
-	if starting != "" {
-		parts = append(parts, starting)
+	for _, p := range []string{canary, starting} {
+		if p != "" {
+			parts = append(parts, p)
+		}
 	}
 	if len(detached) > 0 {
 		parts = append(parts, "detached: "+strings.Join(detached, ", "))

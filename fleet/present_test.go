@@ -59,6 +59,8 @@ func TestStatusLine(t *testing.T) {
 		{[]Generation{gen(1, Starting, "a", 0)}, "no active generation · starting gen 1"},
 		{[]Generation{gen(2, Detached, "a", 1), gen(3, Detached, "b", 12), gen(4, Active, "2026-11-20", 5)},
 			"active gen 4 (rev 2026-11-20, 5 sessions) · detached: gen 3 (12 sessions), gen 2 (1 session)"},
+		{[]Generation{gen(2, Detached, "a", 1), gen(3, Canary, "c", 2), gen(1, Active, "b", 5)},
+			"active gen 1 (rev b, 5 sessions) · canary gen 3 (rev c, 2 sessions) · detached: gen 2 (1 session)"},
 	}
 	for _, c := range cases {
 		if got := StatusLine(c.gens); got != c.want {

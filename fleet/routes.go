@@ -6,6 +6,12 @@ package fleet
 type Routes struct {
 	Active   *Route // receives new sessions; nil while none is ready
 	Detached []*Route
+	// Canary is a generation on trial: it receives the share CanaryShare
+	// (0..1) of new sessions, and those of testers who ask for it, so that
+	// a release meets real users a few at a time. Its sessions stay pinned
+	// to it like any other's. nil: no canary runs.
+	Canary      *Route
+	CanaryShare float64
 }
 
 // Route is one generation's ready instances. A worker being replaced after

@@ -103,12 +103,16 @@ func (rc *rawClient) do() (status int, err error) {
 	}
 }
 
-func benchEngine(b *testing.B, pinned bool) {
+func benchEngine(b *testing.B, pinned, canary bool) {
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
 		strconv.Itoa(len(benchBody)) + "\r\n\r\n" + string(benchBody))
 	addr := rawBackend(b, resp)
 	routes := &fleet.Routes{Active: &fleet.Route{Generation: 1, Revision: "r1",
 		Instances: []fleet.Endpoint{{Instance: 1, Network: "tcp", Address: addr}}}}
+	if canary {
+		routes.Canary, routes.CanaryShare = &fleet.Route{Generation: 2, Revision: "r2",
+			Instances: []fleet.Endpoint{{Instance: 1, Network: "tcp", Address: addr}}}, 0.5
+	}
 	h, _ := NewHasher(benchSecret)
 	p, err := New(Options{Hasher: h, SessionCookie: "SID", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -143,7 +147,11 @@ func benchEngine(b *testing.B, pinned bool) {
 // BenchmarkEnginePinned: a logged-in browser's request (session and
 // affinity cookies among others, pinned session) on a kept-alive
 // connection. The budget: 0 allocs/op.
-func BenchmarkEnginePinned(b *testing.B) { benchEngine(b, true) }
+func BenchmarkEnginePinned(b *testing.B) { benchEngine(b, true, false) }
 
 // BenchmarkEngineAnonymous: the same without cookies.
-func BenchmarkEngineAnonymous(b *testing.B) { benchEngine(b, false) }
+func BenchmarkEngineAnonymous(b *testing.B) { benchEngine(b, false, false) }
+
+// BenchmarkEngineCanary: anonymous requests, half of them drawn to a
+// canary. The budget is the same: the draw allocates nothing.
+func BenchmarkEngineCanary(b *testing.B) { benchEngine(b, false, true) }

@@ -363,7 +363,7 @@ func BenchmarkRoute(b *testing.B) {
 					s.key, s.has = p.o.Hasher.KeyBytes(sid), true
 					s.affinity = requestCookie(r.Fields, p.o.AffinityCookie)
 				}
-				return p.route(t, &s, time.Now())
+				return p.route(t, &s, time.Now(), false)
 			}
 			if route() == nil {
 				b.Fatal("no backend")

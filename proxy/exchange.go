@@ -34,7 +34,7 @@ func (cc *clientConn) exchange(headLen int) bool {
 		now = p.clock()
 	}
 	s := &cc.sess
-	t, b := p.routeRequest(r.Fields, s, now)
+	t, b := p.routeRequest(r.Fields, &cc.from, s, now)
 	if b == nil {
 		keep := cc.mayKeep() && !r.HasBody()
 		cc.answer(503, "Retry-After: 2\r\n", "no generation of the app is ready yet\n", !keep)
@@ -55,14 +55,14 @@ func (cc *clientConn) exchange(headLen int) bool {
 
 // routeRequest is the routing core both engines share: the session the
 // request's cookies name, and where it goes (nil: no generation is ready).
-func (p *Proxy) routeRequest(fields []h1.Field, s *session, now time.Time) (*table, *backend) {
+func (p *Proxy) routeRequest(fields []h1.Field, from *peer, s *session, now time.Time) (*table, *backend) {
 	*s = session{}
 	if sid := requestCookie(fields, p.o.SessionCookie); sid != nil {
 		s.key, s.has = p.o.Hasher.KeyBytes(sid), true
 		s.affinity = requestCookie(fields, p.o.AffinityCookie)
 	}
 	t := p.table()
-	b := p.route(t, s, now)
+	b := p.route(t, s, now, t.canary.gen != nil && from.trusted && canaryAsked(fields))
 	s.keep(now, p.o.IdleTimeout)
 	return t, b
 }

@@ -53,7 +53,7 @@ func (h h2handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.clock != nil {
 		now = p.clock()
 	}
-	t, b := p.routeRequest(x.req.Fields, &x.sess, now)
+	t, b := p.routeRequest(x.req.Fields, &x.from, &x.sess, now)
 	if b == nil {
 		w.Header().Set("Retry-After", "2")
 		plainAnswer(w, r, http.StatusServiceUnavailable, "no generation of the app is ready yet\n")

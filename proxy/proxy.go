@@ -177,11 +177,12 @@ type session struct {
 
 // route picks the backend of a request as docs/design.md "Routing and sessions"
 // says: a pinned session goes to its pin, a valid affinity cookie pins it
-// again, anything else goes to the active generation. nil: none is ready.
-// It is the routing core every front of the proxy shares.
-func (p *Proxy) route(t *table, s *session, now time.Time) *backend {
+// again, anything else goes to the active generation, or to the canary
+// (its share of them, or all that ask for it with optIn). nil: none is
+// ready. It is the routing core every front of the proxy shares.
+func (p *Proxy) route(t *table, s *session, now time.Time, optIn bool) *backend {
 	if !s.has {
-		return t.pickActive()
+		return t.pickNew(optIn)
 	}
 	if gen, inst, ok := p.pins.lookup(s.key, now); ok {
 		if b := t.backend(gen, inst); b != nil {
@@ -193,7 +194,7 @@ func (p *Proxy) route(t *table, s *session, now time.Time) *backend {
 			return b
 		}
 	}
-	return t.pickActive()
+	return t.pickNew(optIn)
 }
 
 // reaffine follows a valid affinity cookie to a live generation and pins the
@@ -226,11 +227,4 @@ func (p *Proxy) reaffine(t *table, value []byte, key fleet.SessionKey, now time.
 		p.pinsChanged()
 	}
 	return b
-}
-
-func (t *table) pickActive() *backend {
-	if t.active == nil {
-		return nil
-	}
-	return t.active.pick()
 }

@@ -61,6 +61,7 @@ func (g *compiledGen) pick() *backend {
 type table struct {
 	src    *fleet.Routes
 	active *compiledGen
+	canary canary
 	gens   map[int]*compiledGen
 }
 
@@ -108,6 +109,9 @@ func (p *Proxy) compile(src *fleet.Routes, prev *table) *table {
 		}
 		for _, g := range src.Detached {
 			add(g)
+		}
+		if src.Canary != nil {
+			t.canary = newCanary(add(src.Canary), src.CanaryShare)
 		}
 	}
 	for _, b := range old {

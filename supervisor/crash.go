@@ -7,10 +7,11 @@ import (
 )
 
 // workerExited runs on the loop when a worker's process has ended. In the
-// active generation the worker is replaced; in a detached one its sessions
-// are lost and, once no worker is left, so is the generation.
+// active generation or the canary the worker is replaced; in a detached
+// one its sessions are lost and, once no worker is left, so is the
+// generation.
 func (s *Supervisor) workerExited(g *generation, in *instance, w Worker) {
-	if in.worker != w || (g.state != fleet.Active && g.state != fleet.Detached) {
+	if in.worker != w || !g.serving() {
 		return // retiring or replaced: an exit we caused
 	}
 	in.worker, in.ready = nil, false
@@ -33,7 +34,7 @@ func (s *Supervisor) workerExited(g *generation, in *instance, w Worker) {
 	}
 	s.sessionsLost(g.id, LostCrash, lost)
 	delay := s.backoff(in)
-	log.Error("worker of the active generation crashed; replacing it", "event", "crashed",
+	log.Error("worker of the "+string(g.state)+" generation crashed; replacing it", "event", "crashed",
 		"restart_in", delay, "output", w.Tail())
 	s.publish()
 	s.replace(g, in, delay)
@@ -74,7 +75,7 @@ func (s *Supervisor) replace(g *generation, in *instance, delay time.Duration) {
 
 // replaced runs on the loop with the result of replace.
 func (s *Supervisor) replaced(g *generation, in, fresh *instance, err error) {
-	if g.state != fleet.Active && g.state != fleet.Detached {
+	if !g.serving() {
 		if fresh != nil {
 			s.stopLater([]*instance{fresh}, g)
 		}

@@ -4,6 +4,15 @@
 //	   │                   │                    │ (or drain deadline, or forced)
 //	   └──fails──▶ failed  └──crash──▶ replaced └──crash──▶ lost
 //
+// A generation started by [Supervisor.UpgradeCanary] is put on trial
+// instead, beside the active one, with a share of new sessions:
+//
+//	starting ──ready──▶ canary ──promote──▶ active (the old one detaches)
+//	                       └──abort, an upgrade or a rollback──▶ detached
+//
+// A gateway restarted during a trial re-adopts the canary as detached: the
+// share is not saved, and a trial nobody watches should not go on.
+//
 // One goroutine ([Supervisor.Run]) owns every generation; callers send it
 // requests ([Supervisor.Upgrade], [Supervisor.Generations]) and the goroutines
 // that start, watch and stop workers send it events. Nothing else changes a

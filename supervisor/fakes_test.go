@@ -386,6 +386,12 @@ func (o *fakeObserver) RolledBack(from, to int) {
 	o.events = append(o.events, fmt.Sprintf("rolled-back %d to %d", from, to))
 }
 
+func (o *fakeObserver) CanaryEnded(gen int, promoted bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.events = append(o.events, fmt.Sprintf("canary-ended %d promoted=%t", gen, promoted))
+}
+
 func (o *fakeObserver) got() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -492,6 +498,9 @@ func routingText(r *fleet.Routes) string {
 	var d []string
 	for _, rt := range r.Detached {
 		d = append(d, route(rt))
+	}
+	if r.Canary != nil {
+		a += fmt.Sprintf(" canary=%s@%g", route(r.Canary), r.CanaryShare)
 	}
 	return fmt.Sprintf("active=%s detached=%s", a, strings.Join(d, ","))
 }

@@ -31,6 +31,15 @@ type generation struct {
 	// hold keeps a re-adopted detached generation until then even without
 	// known sessions: see holdRecent.
 	hold time.Time
+	// trial: started by UpgradeCanary, it becomes the canary once ready.
+	trial bool
+}
+
+// serving reports whether the generation is routed and its workers are
+// watched: a worker that exits then is a crash, not one the supervisor
+// stopped.
+func (g *generation) serving() bool {
+	return g.state == fleet.Active || g.state == fleet.Canary || g.state == fleet.Detached
 }
 
 // instance is one worker slot of a generation; its worker is replaced when

@@ -20,6 +20,9 @@ type Observer interface {
 	// RolledBack: generation to is active again, from was detached (0:
 	// none was active).
 	RolledBack(from, to int)
+	// CanaryEnded: the trial of canary gen ended, promoted to active or
+	// aborted (by an admin, an upgrade or a rollback).
+	CanaryEnded(gen int, promoted bool)
 }
 
 // LossCause says why sessions were lost.
@@ -44,7 +47,7 @@ const (
 )
 
 // LossCauses lists every LossCause, e.g. to initialise counters.
-var LossCauses = []LossCause{LostCrash, LostDrainDeadline, LostForced, LostGeneration, LostRestart, LostGenerationLimit, LostRollback}
+var LossCauses = []LossCause{LostCrash, LostDrainDeadline, LostForced, LostGeneration, LostRestart, LostGenerationLimit, LostRollback, LostAbort}
 
 type noObserver struct{}
 
@@ -52,6 +55,7 @@ func (noObserver) GenerationRetired(int, time.Duration, bool) {}
 func (noObserver) GenerationLost(int)                         {}
 func (noObserver) SessionsLost(int, LossCause, int)           {}
 func (noObserver) RolledBack(int, int)                        {}
+func (noObserver) CanaryEnded(int, bool)                      {}
 
 // sessionsLost reports n lost sessions, if there are any.
 func (s *Supervisor) sessionsLost(gen int, cause LossCause, n int) {

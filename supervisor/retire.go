@@ -95,8 +95,12 @@ func (s *Supervisor) stopRequested(id int) {
 		g.stopAsked = true
 		log.Info("the active generation's unit was stopped from outside; starting a replacement first", "event", "stop-requested")
 		if s.starting == nil {
-			s.beginUpgrade(s.cfg)
+			s.beginUpgrade(s.cfg, false)
 		}
+	case fleet.Canary:
+		log.Info("the canary's unit was stopped from outside; aborting and retiring it", "event", "stop-requested")
+		s.abortCanary(false, "its unit was stopped from outside")
+		s.retire(g, "its unit was stopped from outside", true)
 	}
 }
 
@@ -159,12 +163,12 @@ func (s *Supervisor) shutdown() {
 	s.log.Info("stopping all generations", "event", "stopping", "generations", len(s.gens))
 	var stopping []*generation
 	for _, g := range s.sorted() {
-		if g.state == fleet.Active || g.state == fleet.Detached {
+		if g.state == fleet.Active || g.state == fleet.Canary || g.state == fleet.Detached {
 			g.state = fleet.Retiring
 			stopping = append(stopping, g)
 		}
 	}
-	s.active = nil
+	s.active, s.canary = nil, nil
 	s.publish() // no request may reach a worker that is being stopped
 	for _, g := range stopping {
 		s.goEvent(func() func() {

@@ -19,7 +19,11 @@ const LostRollback LossCause = "rollback"
 // in again on the restored revision, as the switch path does), for a
 // release that must serve no one. It returns the restored generation once
 // routing has switched. Without a generation to go back to, or while an
-// upgrade is starting one, it fails and changes nothing.
+// upgrade is starting one, it fails and changes nothing. A canary running
+// is aborted too (detached, keeping its sessions; move is about the
+// active generation's): a rollback means the newer releases are not
+// wanted, and the canary is one. The target is chosen before, so the
+// canary just detached is never rolled back to.
 func (s *Supervisor) Rollback(ctx context.Context, move bool) (int, error) {
 	var id int
 	var err error
@@ -36,6 +40,9 @@ func (s *Supervisor) rollback(move bool) (int, error) {
 	back := s.rollbackTarget()
 	if back == nil {
 		return 0, fmt.Errorf("no detached generation is running to roll back to: %w", fleet.ErrInvalidState)
+	}
+	if s.canary != nil {
+		s.abortCanary(false, "a rollback")
 	}
 	from := s.active
 	back.state, back.detached, back.deadline, back.hold = fleet.Active, time.Time{}, time.Time{}, time.Time{}

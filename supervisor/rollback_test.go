@@ -47,6 +47,8 @@ func TestRollback(t *testing.T) {
 // users log in again on the restored revision) and it retires once idle.
 func TestRollbackMovesSessions(t *testing.T) {
 	h := startHarness(t, knobs{})
+	// A session keeps generation 1 from retiring as idle before the rollback.
+	h.traffic.setUsage(1, fleet.Usage{Sessions: 1})
 	h.mustUpgrade(2)
 	h.traffic.setUsage(2, fleet.Usage{Sessions: 3})
 	if _, err := h.sup.Rollback(h.ctx(), true); err != nil {

@@ -47,7 +47,7 @@ func (s *Supervisor) save() {
 	s.changed()
 	st := stateFile{Version: stateVersion, App: s.cfg.App.Name, Saved: time.Now(), NextGeneration: s.nextID}
 	for _, g := range s.sorted() {
-		if g.state != fleet.Active && g.state != fleet.Detached && g.state != fleet.Starting {
+		if !g.serving() && g.state != fleet.Starting {
 			continue // a starting one is saved so that its unit is stopped after a crash
 		}
 		sg := g.info(fleet.Usage{}, "")
@@ -217,7 +217,7 @@ func (s *Supervisor) adoptOne(ctx context.Context, a Manager, sg fleet.Generatio
 		s.log.Error("re-adopting a generation failed", "generation", sg.ID, "error", err)
 		return nil
 	}
-	if len(workers) == 0 || (sg.State != fleet.Active && sg.State != fleet.Detached) {
+	if len(workers) == 0 || (sg.State != fleet.Active && sg.State != fleet.Canary && sg.State != fleet.Detached) {
 		return nil
 	}
 	byPID := map[int]Worker{}
@@ -226,6 +226,11 @@ func (s *Supervisor) adoptOne(ctx context.Context, a Manager, sg fleet.Generatio
 	}
 	g := &generation{id: sg.ID, revision: sg.Revision, dir: sg.Directory, cfg: s.cfg, state: sg.State,
 		started: sg.Started, detached: sg.Detached, deadline: sg.Deadline}
+	if g.state == fleet.Canary {
+		// Its share was the previous process's and is not saved: the trial
+		// ends, and the canary drains with the sessions it has.
+		g.state, g.detached = fleet.Detached, time.Now()
+	}
 	for _, w := range sg.Instances {
 		in := &instance{index: w.Index, network: w.Network, address: w.Address, worker: byPID[w.PID]}
 		in.ready = in.worker != nil

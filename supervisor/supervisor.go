@@ -64,6 +64,8 @@ type Supervisor struct {
 	cfg       *config.Config
 	gens      map[int]*generation
 	active    *generation
+	canary    *generation // on trial beside active; nil: none
+	share     float64     // of new sessions the canary gets
 	starting  *generation
 	waiters   []chan<- upgradeResult // of the generation starting
 	queued    []chan<- upgradeResult // of the upgrade that follows it
@@ -138,7 +140,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.restore()
 	close(s.restored)
 	if s.active == nil {
-		s.beginUpgrade(s.cfg)
+		s.beginUpgrade(s.cfg, false)
 	} else {
 		s.readyOnce = true
 		close(s.ready)
@@ -205,12 +207,21 @@ func (s *Supervisor) goEvent(f func() func()) {
 
 // Upgrade re-reads the configuration and starts a new generation; it returns
 // the new generation's number once that generation is active, or why not
-// (the previous generation then stays active).
+// (the previous generation then stays active). A canary running when the
+// upgrade begins is aborted first (detached, keeping its sessions): the
+// upgrade says which revision is wanted, and a trial of another one beside
+// it would no longer be judged against the active generation it was
+// started beside.
 func (s *Supervisor) Upgrade(ctx context.Context) (int, error) {
 	res := make(chan upgradeResult, 1)
 	if err := s.do(ctx, func() { s.requestUpgrade(res) }); err != nil {
 		return 0, err
 	}
+	return s.await(ctx, res)
+}
+
+// await waits for the result of an upgrade that has begun.
+func (s *Supervisor) await(ctx context.Context, res <-chan upgradeResult) (int, error) {
 	select {
 	case r := <-res:
 		return r.gen, r.err
@@ -302,6 +313,9 @@ func (s *Supervisor) publish() {
 	r := &fleet.Routes{}
 	if s.active != nil {
 		r.Active = s.active.route()
+	}
+	if s.canary != nil {
+		r.Canary, r.CanaryShare = s.canary.route(), s.share
 	}
 	for _, g := range s.sorted() {
 		if g.state == fleet.Detached {

@@ -34,12 +34,12 @@ func (s *Supervisor) requestUpgrade(res chan<- upgradeResult) {
 		s.changed()
 		return
 	}
-	s.upgradeWith([]chan<- upgradeResult{res})
+	s.upgradeWith([]chan<- upgradeResult{res}, false)
 }
 
 // upgradeWith reads the configuration and begins an upgrade that waiters
-// wait for.
-func (s *Supervisor) upgradeWith(waiters []chan<- upgradeResult) {
+// wait for; a trial one starts a canary.
+func (s *Supervisor) upgradeWith(waiters []chan<- upgradeResult, trial bool) {
 	cfg, err := s.o.Load()
 	if err != nil {
 		s.log.Error("upgrade refused: the configuration is broken; nothing changed", "event", "upgrade-failed", "error", err)
@@ -51,7 +51,7 @@ func (s *Supervisor) upgradeWith(waiters []chan<- upgradeResult) {
 	// gateway has them (its runtime directory holds the sockets and the
 	// state file) until it restarts.
 	cfg.Gateway, cfg.Sessions = s.cfg.Gateway, s.cfg.Sessions
-	s.beginUpgrade(cfg, waiters...)
+	s.beginUpgrade(cfg, trial, waiters...)
 }
 
 // runQueued begins the queued upgrade, if any, once nothing is starting.
@@ -63,7 +63,7 @@ func (s *Supervisor) runQueued() {
 	s.queued = nil
 	s.queuedN.Store(0)
 	s.log.Info("beginning the queued upgrade", "event", "upgrade", "waiting", len(waiters))
-	s.upgradeWith(waiters)
+	s.upgradeWith(waiters, false)
 }
 
 // warnRestartOnly says which changed settings an upgrade does not apply:
@@ -77,10 +77,12 @@ func (s *Supervisor) warnRestartOnly(cfg *config.Config) {
 	}
 }
 
-// beginUpgrade creates the next generation and starts it in the background.
-// The revision is resolved here, on the loop, so that a symlinked directory
-// is read once and the generation keeps that target for its life.
-func (s *Supervisor) beginUpgrade(cfg *config.Config, waiters ...chan<- upgradeResult) {
+// beginUpgrade creates the next generation and starts it in the background;
+// a trial one becomes the canary once ready, any other aborts the canary
+// (see Upgrade). The revision is resolved here, on the loop, so that a
+// symlinked directory is read once and the generation keeps that target for
+// its life.
+func (s *Supervisor) beginUpgrade(cfg *config.Config, trial bool, waiters ...chan<- upgradeResult) {
 	if s.nextID > fleet.MaxGeneration {
 		err := fmt.Errorf("generation %d would be past the last number, %d: %w", s.nextID, fleet.MaxGeneration, ErrNoGenerationLeft)
 		s.log.Error("upgrade refused", "event", "upgrade-failed", "error", err)
@@ -90,7 +92,10 @@ func (s *Supervisor) beginUpgrade(cfg *config.Config, waiters ...chan<- upgradeR
 		}
 		return
 	}
-	g := &generation{id: s.nextID, cfg: cfg, state: fleet.Starting, started: time.Now()}
+	if !trial && s.canary != nil {
+		s.abortCanary(false, "an upgrade began")
+	}
+	g := &generation{id: s.nextID, cfg: cfg, state: fleet.Starting, started: time.Now(), trial: trial}
 	s.nextID++
 	dir, err := filepath.EvalSymlinks(cfg.App.Directory)
 	if err != nil {
@@ -174,6 +179,12 @@ func (s *Supervisor) started(g *generation, insts []*instance, err error) {
 		reply(waiters, upgradeResult{gen: g.id, err: ErrStopped})
 		return
 	}
+	if g.trial && s.active != nil {
+		s.onTrial(g)
+		reply(waiters, upgradeResult{gen: g.id})
+		s.runQueued()
+		return
+	}
 	g.state = fleet.Active
 	prev := s.active
 	s.active, s.cfg = g, g.cfg
@@ -254,7 +265,7 @@ func (s *Supervisor) makeRoom() {
 		alive, oldest := 0, (*generation)(nil)
 		for _, g := range s.sorted() {
 			switch g.state {
-			case fleet.Starting, fleet.Active:
+			case fleet.Starting, fleet.Active, fleet.Canary:
 				alive++
 			case fleet.Detached:
 				alive++

@@ -40,6 +40,7 @@ type Metrics struct {
 	drains      *prometheus.HistogramVec // forced
 	lost        *prometheus.CounterVec   // cause
 	rollbacks   prometheus.Counter
+	canaries    *prometheus.CounterVec
 	forgetAfter time.Duration
 
 	mu   sync.Mutex                         // serialises changes of gens
@@ -91,6 +92,10 @@ func New(version string) *Metrics {
 			Namespace: metricsNamespace, Name: "rollbacks_total",
 			Help: "Rollbacks: a detached generation made active again.",
 		}),
+		canaries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Name: "canaries_ended_total",
+			Help: "Canary trials ended, by outcome (promoted or aborted).",
+		}, []string{"outcome"}),
 		forgetAfter: 10 * time.Minute,
 	}
 	m.gens.Store(&map[int]*genSeries{})
@@ -103,7 +108,10 @@ func New(version string) *Metrics {
 	for _, c := range supervisor.LossCauses {
 		m.lost.WithLabelValues(string(c))
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.upgrades, m.drains, m.lost, m.rollbacks,
+	for _, promoted := range []bool{true, false} {
+		m.canaries.WithLabelValues(canaryOutcome(promoted))
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.upgrades, m.drains, m.lost, m.rollbacks, m.canaries,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -191,6 +199,18 @@ func (m *Metrics) GenerationRetired(gen int, drained time.Duration, forced bool)
 
 // RolledBack is part of the supervisor's Observer.
 func (m *Metrics) RolledBack(from, to int) { m.rollbacks.Inc() }
+
+// CanaryEnded is part of the supervisor's Observer.
+func (m *Metrics) CanaryEnded(gen int, promoted bool) {
+	m.canaries.WithLabelValues(canaryOutcome(promoted)).Inc()
+}
+
+func canaryOutcome(promoted bool) string {
+	if promoted {
+		return "promoted"
+	}
+	return "aborted"
+}
 
 // GenerationLost is part of the supervisor's Observer.
 func (m *Metrics) GenerationLost(gen int) { m.forgetLater(gen) }

@@ -246,6 +246,7 @@ gateway_upgraded_connections{generation="2"} 0
 # HELP gateway_generations Generations of the app, by state.
 # TYPE gateway_generations gauge
 gateway_generations{state="active"} 1
+gateway_generations{state="canary"} 0
 gateway_generations{state="detached"} 1
 gateway_generations{state="retiring"} 0
 gateway_generations{state="starting"} 0
@@ -333,6 +334,7 @@ gateway_upgrades_total{result="ok"} 1
 gateway_rollbacks_total 0
 # HELP gateway_sessions_lost_total Sessions that ended without their users' doing, by cause.
 # TYPE gateway_sessions_lost_total counter
+gateway_sessions_lost_total{cause="canary-abort"} 0
 gateway_sessions_lost_total{cause="crash"} 1
 gateway_sessions_lost_total{cause="drain-deadline"} 3
 gateway_sessions_lost_total{cause="forced"} 0

@@ -25,6 +25,7 @@ const (
 	KindXForwardedHost
 	KindXForwardedProto
 	KindForwarded
+	KindGatewayCanary
 )
 
 // Field is one header field as received: its name, and its value without
@@ -97,6 +98,9 @@ func kindOf(name []byte) Kind {
 		}
 		if equalFold(name, "x-forwarded-host") {
 			return KindXForwardedHost
+		}
+		if equalFold(name, "x-gateway-canary") {
+			return KindGatewayCanary
 		}
 	case 17:
 		if equalFold(name, "transfer-encoding") {
