@@ -132,6 +132,7 @@ func New(core fleet.Core, o Options) (*Console, error) {
 	cop.SetDenyHandler(http.HandlerFunc(c.forbidden))
 	for path, do := range map[string]func(context.Context, url.Values) (string, error){
 		"/upgrade": c.upgrade, "/detach": c.detach, "/retire": c.retire, "/end-session": c.endSession, "/rollback": c.rollback,
+		"/canary": c.canary, "/promote": c.promote, "/abort": c.abort,
 	} {
 		mux.Handle("POST "+path, cop.Handler(c.action(do)))
 	}
@@ -282,6 +283,39 @@ func (c *Console) detach(ctx context.Context, f url.Values) (string, error) {
 		return "", fmt.Errorf("detaching generation %d: %w", gen, err)
 	}
 	return fmt.Sprintf("generation %d detached; %s", gen, c.activeLine(ctx, next)), nil
+}
+
+func (c *Console) canary(ctx context.Context, f url.Values) (string, error) {
+	pct, err := strconv.ParseFloat(f.Get("percent"), 64)
+	if err != nil || pct <= 0 || pct > 100 {
+		return "", fmt.Errorf("%w: percent %q is not a share above 0 and at most 100", errBadForm, f.Get("percent"))
+	}
+	gen, err := c.core.UpgradeCanary(ctx, pct/100)
+	if err != nil {
+		return "", fmt.Errorf("canary upgrade failed: %w (the active generation keeps serving)", err)
+	}
+	return fmt.Sprintf("generation %d is the canary: %g%% of new sessions go to it", gen, pct), nil
+}
+
+func (c *Console) promote(ctx context.Context, _ url.Values) (string, error) {
+	gen, err := c.core.Promote(ctx)
+	if err != nil {
+		return "", fmt.Errorf("promote failed: %w", err)
+	}
+	return "promoted: " + c.activeLine(ctx, gen), nil
+}
+
+func (c *Console) abort(ctx context.Context, f url.Values) (string, error) {
+	move := f.Get("move_sessions") == "true"
+	gen, err := c.core.Abort(ctx, move)
+	if err != nil {
+		return "", fmt.Errorf("abort failed: %w", err)
+	}
+	msg := fmt.Sprintf("canary generation %d aborted: it gets no new sessions and drains", gen)
+	if move {
+		msg += "; its sessions were ended"
+	}
+	return msg, nil
 }
 
 func (c *Console) rollback(ctx context.Context, f url.Values) (string, error) {

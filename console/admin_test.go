@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/gatewayd/gateway/fleet"
+	"github.com/gatewayd/gateway/fleet/fleettest"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // fakeCore is the gateway behind the console: generations and sessions
@@ -92,33 +92,41 @@ func (f *fakeCore) Detach(_ context.Context, gen int) (int, error) {
 	return f.replaceActive(), nil
 }
 
-// Rollback swaps the active generation and the newest detached one, as
-// the supervisor does.
+// Rollback, UpgradeCanary, Promote and Abort move the generations as the
+// supervisor does (fleet/fleettest).
 func (f *fakeCore) Rollback(_ context.Context, move bool) (int, error) {
 	if err := f.record(fmt.Sprintf("rollback move=%t", move)); err != nil {
 		return 0, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	back, active := -1, -1
-	for i, g := range f.gens {
-		switch g.State {
-		case fleet.Detached:
-			if back < 0 || g.ID > f.gens[back].ID {
-				back = i
-			}
-		case fleet.Active:
-			active = i
-		}
+	return fleettest.Rollback(f.gens)
+}
+
+func (f *fakeCore) UpgradeCanary(_ context.Context, share float64) (int, error) {
+	if err := f.record(fmt.Sprintf("canary %g", share)); err != nil {
+		return 0, err
 	}
-	if back < 0 {
-		return 0, fmt.Errorf("no detached generation is running to roll back to: %w", fleet.ErrInvalidState)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var id int
+	f.gens, id = fleettest.AddCanary(f.gens)
+	return id, nil
+}
+
+func (f *fakeCore) Promote(context.Context) (int, error) { return f.endTrial("promote", fleet.Active) }
+
+func (f *fakeCore) Abort(_ context.Context, move bool) (int, error) {
+	return f.endTrial(fmt.Sprintf("abort move=%t", move), fleet.Detached)
+}
+
+func (f *fakeCore) endTrial(call string, to fleet.State) (int, error) {
+	if err := f.record(call); err != nil {
+		return 0, err
 	}
-	f.gens[back].State = fleet.Active
-	if active >= 0 {
-		f.gens[active].State = fleet.Detached
-	}
-	return f.gens[back].ID, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return fleettest.EndTrial(f.gens, to)
 }
 
 // replaceActive starts generation max+1 on revision r<N> and detaches the
@@ -697,5 +705,27 @@ func TestRollbackButton(t *testing.T) {
 	core.mu.Unlock()
 	if !slices.Contains(calls, "rollback move=true") {
 		t.Errorf("the core got %q, want a rollback moving sessions", calls)
+	}
+}
+
+// A canary started from the console shows Promote and Abort on its card;
+// promoting it makes it active.
+func TestCanaryButtons(t *testing.T) {
+	core := newCore()
+	_, srv := console(t, core, Options{})
+	b := newBrowser(t, srv.URL)
+	b.do("POST", "/canary", url.Values{"csrf": {b.token()}, "percent": {"10"}})
+	if got := b.flash(); !strings.HasPrefix(got, "ok: generation 6 is the canary: 10% of new sessions") {
+		t.Fatalf("flash %q", got)
+	}
+	if body := b.get("/"); !strings.Contains(body, ">Promote</button>") || !strings.Contains(body, ">Abort</button>") {
+		t.Fatalf("the canary's card has no Promote and Abort:\n%s", body)
+	}
+	b.do("POST", "/promote", url.Values{"csrf": {b.token()}})
+	if got := b.flash(); !strings.HasPrefix(got, "ok: promoted: generation 6 is active") {
+		t.Errorf("flash %q", got)
+	}
+	if resp, _ := b.do("POST", "/canary", url.Values{"csrf": {b.token()}, "percent": {"0"}}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a canary of 0%%: status %d, want 400", resp.StatusCode)
 	}
 }

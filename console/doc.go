@@ -13,6 +13,9 @@
 //	POST /upgrade            Core.Upgrade
 //	POST /detach             Core.Detach(generation)
 //	POST /rollback           Core.Rollback(move_sessions)
+//	POST /canary             Core.UpgradeCanary(percent/100)
+//	POST /promote            Core.Promote()
+//	POST /abort              Core.Abort(move_sessions)
 //	POST /retire             Core.Retire(generation, force)
 //	POST /end-session        Core.EndSession(hash)
 //

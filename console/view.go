@@ -56,7 +56,8 @@ type genView struct {
 	TimeLeft                     string // until the drain deadline
 	Overdue                      bool   // the deadline has passed
 	CanDetach, CanRetire         bool
-	RollbackTo                   int // on the active generation: where a rollback goes (0: nowhere)
+	RollbackTo                   int  // on the active generation: where a rollback goes (0: nowhere)
+	OnTrial                      bool // a canary: Promote and Abort
 	Spark                        sparkView
 	List                         []sessionView
 	More                         int // sessions not listed
@@ -159,6 +160,7 @@ func newLive(now time.Time, gens []fleet.Generation, sessions []fleet.Pin, h sna
 		if g.State == fleet.Active {
 			v.RollbackTo = rollbackTo(gens)
 		}
+		v.OnTrial = g.State == fleet.Canary
 		ss := byGen[g.ID]
 		slices.SortFunc(ss, func(a, b fleet.Pin) int {
 			return cmp.Or(b.LastSeen.Compare(a.LastSeen), bytes.Compare(a.Key[:], b.Key[:]))

@@ -23,6 +23,9 @@ type idleCore struct{}
 func (idleCore) Upgrade(context.Context) (int, error)                     { return 0, nil }
 func (idleCore) Detach(context.Context, int) (int, error)                 { return 0, nil }
 func (idleCore) Rollback(context.Context, bool) (int, error)              { return 0, nil }
+func (idleCore) UpgradeCanary(context.Context, float64) (int, error)      { return 0, nil }
+func (idleCore) Promote(context.Context) (int, error)                     { return 0, nil }
+func (idleCore) Abort(context.Context, bool) (int, error)                 { return 0, nil }
 func (idleCore) Retire(context.Context, int, bool) error                  { return nil }
 func (idleCore) Generations(context.Context) ([]fleet.Generation, error)  { return nil, nil }
 func (idleCore) Sessions(context.Context) ([]fleet.Pin, error)            { return nil, nil }

@@ -45,6 +45,28 @@ func (c core) Rollback(ctx context.Context, move bool) (int, error) {
 	return gen, err
 }
 
+func (c core) UpgradeCanary(ctx context.Context, share float64) (int, error) {
+	c.d.log.Info("canary requested", "event", "upgrade", "by", c.by, "share", share)
+	gen, err := c.d.sup.UpgradeCanary(ctx, share)
+	c.d.meter.Upgrade(ctx, err)
+	c.d.refreshAPI(ctx)
+	return gen, err
+}
+
+func (c core) Promote(ctx context.Context) (int, error) {
+	c.d.log.Info("promotion requested", "event", "promote-requested", "by", c.by)
+	gen, err := c.d.sup.Promote(ctx)
+	c.d.refreshAPI(ctx)
+	return gen, err
+}
+
+func (c core) Abort(ctx context.Context, move bool) (int, error) {
+	c.d.log.Info("canary abort requested", "event", "abort-requested", "by", c.by, "move_sessions", move)
+	gen, err := c.d.sup.Abort(ctx, move)
+	c.d.refreshAPI(ctx)
+	return gen, err
+}
+
 func (c core) Retire(ctx context.Context, gen int, force bool) error {
 	c.d.log.Info("retire requested", "event", "retire", "by", c.by, "generation", gen, "force", force)
 	err := c.d.sup.Retire(ctx, gen, force)

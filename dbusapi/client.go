@@ -111,6 +111,28 @@ func (c *Client) Rollback(ctx context.Context, moveSessions bool) (int, error) {
 	return int(gen), err
 }
 
+// UpgradeCanary starts a canary generation for percent (0 to 100) of new
+// sessions; returns it once it is routed.
+func (c *Client) UpgradeCanary(ctx context.Context, percent float64) (int, error) {
+	var gen uint32
+	err := c.call(ctx, "UpgradeCanary", []any{&gen}, percent)
+	return int(gen), err
+}
+
+// Promote makes the canary the active generation; returns it.
+func (c *Client) Promote(ctx context.Context) (int, error) {
+	var gen uint32
+	err := c.call(ctx, "Promote", []any{&gen})
+	return int(gen), err
+}
+
+// Abort detaches the canary; returns it.
+func (c *Client) Abort(ctx context.Context, moveSessions bool) (int, error) {
+	var gen uint32
+	err := c.call(ctx, "Abort", []any{&gen}, moveSessions)
+	return int(gen), err
+}
+
 // Detach detaches the active generation gen; returns its replacement.
 func (c *Client) Detach(ctx context.Context, gen int) (int, error) {
 	var next uint32

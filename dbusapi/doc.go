@@ -4,7 +4,8 @@
 //	bus name  org.gatewayd.Gateway1            (gateway.service)
 //	          org.gatewayd.Gateway1.i_<name>   (gateway@<name>.service; bytes other than letters and digits as _XX)
 //	object    /org/gatewayd/Gateway1
-//	methods   Upgrade() → u · Detach(u) → u · Rollback(b) → u · Retire(u, b) · ListGenerations() → a(…)
+//	methods   Upgrade() → u · Detach(u) → u · Rollback(b) → u · UpgradeCanary(d) → u ·
+//	          Promote() → u · Abort(b) → u · Retire(u, b) · ListGenerations() → a(…)
 //	          ListSessions() → a(suuu) · EndSession(s)
 //	props     App, Version, ActiveGeneration, Revision, Generations, Sessions (PropertiesChanged)
 //	signal    GenerationChanged(u generation, s state, s revision)

@@ -111,6 +111,21 @@ func (f *fakeCore) Rollback(_ context.Context, move bool) (int, error) {
 	return f.rollbackGen, f.rollbackErr
 }
 
+func (f *fakeCore) UpgradeCanary(_ context.Context, share float64) (int, error) {
+	f.record("UpgradeCanary %g", share)
+	return 9, nil
+}
+
+func (f *fakeCore) Promote(context.Context) (int, error) {
+	f.record("Promote")
+	return 9, nil
+}
+
+func (f *fakeCore) Abort(_ context.Context, move bool) (int, error) {
+	f.record("Abort %t", move)
+	return 9, nil
+}
+
 func (f *fakeCore) Retire(_ context.Context, gen int, force bool) error {
 	f.record("Retire %d %t", gen, force)
 	f.mu.Lock()

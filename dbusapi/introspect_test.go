@@ -55,6 +55,9 @@ func TestIntrospect(t *testing.T) {
 			"ListSessions":    {"out sessions a(suuu)"},
 			"EndSession":      {"in hash s"},
 			"Rollback":        {"in move_sessions b", "out restored u"},
+			"UpgradeCanary":   {"in percent d", "out canary u"},
+			"Promote":         {"out promoted u"},
+			"Abort":           {"in move_sessions b", "out aborted u"},
 		}
 		got := map[string][]string{}
 		for _, m := range api.Methods {

@@ -47,6 +47,36 @@ func (m methods) Rollback(sender dbus.Sender, moveSessions bool) (uint32, *dbus.
 	return uint32(gen), dbusError(err)
 }
 
+func (m methods) UpgradeCanary(sender dbus.Sender, percent float64) (uint32, *dbus.Error) {
+	if err := m.s.authorize(sender, "upgrade"); err != nil {
+		return 0, err
+	}
+	ctx, cancel := m.s.bound(m.s.o.UpgradeTimeout)
+	defer cancel()
+	gen, err := m.s.core.UpgradeCanary(ctx, percent/100)
+	return uint32(gen), dbusError(upgradeFailed(err))
+}
+
+func (m methods) Promote(sender dbus.Sender) (uint32, *dbus.Error) {
+	if err := m.s.authorize(sender, "promote"); err != nil {
+		return 0, err
+	}
+	ctx, cancel := m.s.bound(m.s.o.CallTimeout)
+	defer cancel()
+	gen, err := m.s.core.Promote(ctx)
+	return uint32(gen), dbusError(err)
+}
+
+func (m methods) Abort(sender dbus.Sender, moveSessions bool) (uint32, *dbus.Error) {
+	if err := m.s.authorize(sender, "abort"); err != nil {
+		return 0, err
+	}
+	ctx, cancel := m.s.bound(m.s.o.CallTimeout)
+	defer cancel()
+	gen, err := m.s.core.Abort(ctx, moveSessions)
+	return uint32(gen), dbusError(err)
+}
+
 func (m methods) Retire(sender dbus.Sender, gen uint32, force bool) *dbus.Error {
 	if err := m.s.authorize(sender, "retire"); err != nil {
 		return err

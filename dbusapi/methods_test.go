@@ -48,6 +48,24 @@ func TestMethods(t *testing.T) {
 			wantCalls: []string{"Rollback true"},
 		},
 		{
+			name:      "UpgradeCanary takes a percentage and gives the core a share",
+			call:      func(c *Client) (any, error) { return c.UpgradeCanary(ctx, 10) },
+			want:      9,
+			wantCalls: []string{"UpgradeCanary 0.1"},
+		},
+		{
+			name:      "Promote",
+			call:      func(c *Client) (any, error) { return c.Promote(ctx) },
+			want:      9,
+			wantCalls: []string{"Promote"},
+		},
+		{
+			name:      "Abort passes the flag",
+			call:      func(c *Client) (any, error) { return c.Abort(ctx, true) },
+			want:      9,
+			wantCalls: []string{"Abort true"},
+		},
+		{
 			name:      "Retire with force",
 			call:      func(c *Client) (any, error) { return nil, c.Retire(ctx, 3, true) },
 			wantCalls: []string{"Retire 3 true"},

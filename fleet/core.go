@@ -22,6 +22,14 @@ type Core interface {
 	// too); it returns the restored generation. ErrInvalidState when there
 	// is none to go back to, or an upgrade is starting one.
 	Rollback(ctx context.Context, moveSessions bool) (int, error)
+	// UpgradeCanary starts a generation on the current revision that, once
+	// ready, gets share (0 to 1) of new sessions beside the active one;
+	// Promote makes it active, Abort detaches it (moveSessions: its sessions
+	// end). Each returns the canary's number; ErrInvalidState when there is
+	// no canary (Promote, Abort) or already one (UpgradeCanary).
+	UpgradeCanary(ctx context.Context, share float64) (int, error)
+	Promote(ctx context.Context) (int, error)
+	Abort(ctx context.Context, moveSessions bool) (int, error)
 	// Generations lists every generation not yet retired, oldest first.
 	Generations(ctx context.Context) ([]Generation, error)
 	Sessions(ctx context.Context) ([]Pin, error)

@@ -69,6 +69,9 @@ type allowAll struct{}
 func (allowAll) Upgrade(context.Context) (int, error)                     { return 2, nil }
 func (allowAll) Detach(context.Context, int) (int, error)                 { return 2, nil }
 func (allowAll) Rollback(context.Context, bool) (int, error)              { return 1, nil }
+func (allowAll) UpgradeCanary(context.Context, float64) (int, error)      { return 3, nil }
+func (allowAll) Promote(context.Context) (int, error)                     { return 3, nil }
+func (allowAll) Abort(context.Context, bool) (int, error)                 { return 3, nil }
 func (allowAll) Retire(context.Context, int, bool) error                  { return nil }
 func (allowAll) EndSession(context.Context, fleet.SessionKey) error       { return nil }
 func (allowAll) PinStore(context.Context) (fleet.PinStore, error)         { return fleet.PinStore{}, nil }

@@ -25,6 +25,9 @@ type gateway interface {
 	Upgrade(ctx context.Context) (int, error)
 	Detach(ctx context.Context, gen int) (int, error)
 	Rollback(ctx context.Context, moveSessions bool) (int, error)
+	UpgradeCanary(ctx context.Context, percent float64) (int, error)
+	Promote(ctx context.Context) (int, error)
+	Abort(ctx context.Context, moveSessions bool) (int, error)
 	Retire(ctx context.Context, gen int, force bool) error
 	EndSession(ctx context.Context, hash string) error
 }
@@ -91,7 +94,7 @@ With --json, prints an array of objects:
 		do: sessions,
 	},
 	{
-		name: "upgrade", waits: true,
+		name: "upgrade", waits: true, flags: []string{"canary"},
 		summary: "start a generation on the current revision; wait until it is active",
 		help: `Starts a new generation on the app's current revision, waits until it has
 passed its readiness check and takes new sessions, and prints
@@ -103,8 +106,32 @@ generation stays active. While a generation is starting, upgrades asked for
 (here, by SIGHUP, from the console) are queued: they share one follow-up
 upgrade that begins when the starting one is done, with the revision current
 then, and this command prints its result. systemctl reload gateway runs this
-command. It waits as long as the gateway takes, unless --timeout is given.`,
+command. It waits as long as the gateway takes, unless --timeout is given.
+
+With --canary PERCENT (10% or 10), the new generation becomes a canary
+instead: once ready it gets that share of new sessions while the active
+generation keeps the rest and every session stays where it is; testers
+reach it with the X-Gateway-Canary: 1 header from a trusted proxy. Then
+gatewayctl promote or gatewayctl abort. One canary at a time; a plain upgrade
+(systemctl reload) while one runs aborts it first.`,
 		do: upgrade,
+	},
+	{
+		name:    "promote",
+		summary: "make the canary the active generation",
+		help: `Makes the canary the active generation: every new session goes to it; the
+previous active generation is detached and drains. Prints "generation N is
+active (revision R)". Fails, changing nothing, without a canary.`,
+		do: promote,
+	},
+	{
+		name: "abort", flags: []string{"move-sessions"},
+		summary: "stop sending new sessions to the canary; it drains",
+		help: `Ends the canary's trial: it gets no new sessions and drains as a detached
+generation, keeping its sessions unless --move-sessions is given, which ends
+them (their users log in again on the active generation). Fails, changing
+nothing, without a canary.`,
+		do: abort,
 	},
 	{
 		name: "detach", args: "N", waits: true,
@@ -285,6 +312,9 @@ func sessions(ctx context.Context, gw gateway, o *options, w io.Writer) error {
 }
 
 func upgrade(ctx context.Context, gw gateway, o *options, w io.Writer) error {
+	if o.canary != "" {
+		return upgradeCanary(ctx, gw, o, w)
+	}
 	gen, err := gw.Upgrade(ctx)
 	if err != nil {
 		return fmt.Errorf("upgrade failed: %w", err)
@@ -299,6 +329,41 @@ func detach(ctx context.Context, gw gateway, o *options, w io.Writer) error {
 		return fmt.Errorf("detaching generation %d: %w", o.gen, err)
 	}
 	_, err = fmt.Fprintf(w, "generation %d detached; %s\n", o.gen, activeLine(ctx, gw, next))
+	return err
+}
+
+func upgradeCanary(ctx context.Context, gw gateway, o *options, w io.Writer) error {
+	pct, err := strconv.ParseFloat(strings.TrimSuffix(o.canary, "%"), 64)
+	if err != nil || pct <= 0 || pct > 100 {
+		return fmt.Errorf("--canary %q: want a share of new sessions above 0 and at most 100, such as 10%%", o.canary)
+	}
+	gen, err := gw.UpgradeCanary(ctx, pct)
+	if err != nil {
+		return fmt.Errorf("canary upgrade failed: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "generation %d is the canary: %g%% of new sessions go to it (gatewayctl promote, gatewayctl abort)\n", gen, pct)
+	return err
+}
+
+func promote(ctx context.Context, gw gateway, o *options, w io.Writer) error {
+	gen, err := gw.Promote(ctx)
+	if err != nil {
+		return fmt.Errorf("promote failed: %w", err)
+	}
+	_, err = fmt.Fprintln(w, activeLine(ctx, gw, gen))
+	return err
+}
+
+func abort(ctx context.Context, gw gateway, o *options, w io.Writer) error {
+	gen, err := gw.Abort(ctx, o.moveSessions)
+	if err != nil {
+		return fmt.Errorf("abort failed: %w", err)
+	}
+	msg := fmt.Sprintf("canary generation %d aborted: it gets no new sessions and drains", gen)
+	if o.moveSessions {
+		msg += "; its sessions were ended"
+	}
+	_, err = fmt.Fprintln(w, msg)
 	return err
 }
 
@@ -378,7 +443,7 @@ Commands:
 	fmt.Fprint(w, "\nFlags of every command:\n")
 	writeFlags(w, fs, append(slices.Clone(globalFlags), "help", "version"))
 	fmt.Fprint(w, "\nFlags of some commands:\n")
-	writeFlags(w, fs, []string{"json", "generation", "force", "move-sessions"}, "(status, generations, sessions)", "(sessions)", "(retire)", "(rollback)")
+	writeFlags(w, fs, []string{"json", "generation", "force", "move-sessions", "canary"}, "(status, generations, sessions)", "(sessions)", "(retire)", "(rollback, abort)", "(upgrade)")
 	fmt.Fprint(w, `
 Exit status:
   0  done

@@ -189,6 +189,7 @@ type options struct {
 	generation   uint
 	force        bool
 	moveSessions bool
+	canary       string // upgrade --canary: the share, "10%"
 
 	timeoutSet bool      // an explicit --timeout 0 means no limit
 	gen        int       // detach N, retire N
@@ -210,7 +211,8 @@ func newFlags() (*flag.FlagSet, *options) {
 	fs.BoolVar(&o.json, "json", false, "print JSON for scripts instead of text")
 	fs.UintVar(&o.generation, "generation", 0, "list only the sessions of generation `N`")
 	fs.BoolVar(&o.force, "force", false, "retire even with sessions, requests or upgraded connections left: they are dropped")
-	fs.BoolVar(&o.moveSessions, "move-sessions", false, "end the sessions of the generation rolled back from too")
+	fs.BoolVar(&o.moveSessions, "move-sessions", false, "end the sessions of the generation rolled back from (rollback) or of the canary (abort) too")
+	fs.StringVar(&o.canary, "canary", "", "start the new generation as a canary for `PERCENT` of new sessions (10%)")
 	fs.BoolVar(&o.help, "help", false, "show the help, of the command if one is given")
 	fs.BoolVar(&o.help, "h", false, "show the help, of the command if one is given")
 	fs.BoolVar(&o.version, "version", false, "print gatewayctl's version")

@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/godbus/dbus/v5"
-
 	"github.com/gatewayd/gateway/dbusapi"
 	"github.com/gatewayd/gateway/fleet"
+	"github.com/gatewayd/gateway/fleet/fleettest"
 	"github.com/gatewayd/gateway/tests/dbustest"
+	"github.com/godbus/dbus/v5"
 )
 
 // fakeCore is the gateway behind the API: generations and sessions the
@@ -70,33 +70,41 @@ func (f *fakeCore) Detach(ctx context.Context, gen int) (int, error) {
 	return f.replaceActive(), nil
 }
 
-// Rollback swaps the active generation and the newest detached one, as
-// the supervisor does.
+// Rollback, UpgradeCanary, Promote and Abort move the generations as the
+// supervisor does (fleet/fleettest).
 func (f *fakeCore) Rollback(_ context.Context, move bool) (int, error) {
 	if err := f.record(fmt.Sprintf("rollback move=%t", move)); err != nil {
 		return 0, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	back, active := -1, -1
-	for i, g := range f.gens {
-		switch g.State {
-		case fleet.Detached:
-			if back < 0 || g.ID > f.gens[back].ID {
-				back = i
-			}
-		case fleet.Active:
-			active = i
-		}
+	return fleettest.Rollback(f.gens)
+}
+
+func (f *fakeCore) UpgradeCanary(_ context.Context, share float64) (int, error) {
+	if err := f.record(fmt.Sprintf("canary %g", share)); err != nil {
+		return 0, err
 	}
-	if back < 0 {
-		return 0, fmt.Errorf("no detached generation is running to roll back to: %w", fleet.ErrInvalidState)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var id int
+	f.gens, id = fleettest.AddCanary(f.gens)
+	return id, nil
+}
+
+func (f *fakeCore) Promote(context.Context) (int, error) { return f.endTrial("promote", fleet.Active) }
+
+func (f *fakeCore) Abort(_ context.Context, move bool) (int, error) {
+	return f.endTrial(fmt.Sprintf("abort move=%t", move), fleet.Detached)
+}
+
+func (f *fakeCore) endTrial(call string, to fleet.State) (int, error) {
+	if err := f.record(call); err != nil {
+		return 0, err
 	}
-	f.gens[back].State = fleet.Active
-	if active >= 0 {
-		f.gens[active].State = fleet.Detached
-	}
-	return f.gens[back].ID, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return fleettest.EndTrial(f.gens, to)
 }
 
 // replaceActive starts generation max+1 on revision r<N> and detaches the
@@ -413,6 +421,7 @@ func TestMutatingCommands(t *testing.T) {
 		{[]string{"retire", "2", "--force"}, "retire 2 force=true", "generation 2 is retiring"},
 		{[]string{"end-session", hashA}, "end-session " + hashA, "session " + hashA + " ended\n"},
 		{[]string{"rollback"}, "rollback move=false", "generation 3 is active again (revision r3)\n"},
+		{[]string{"upgrade", "--canary", "10%"}, "canary 0.1", "generation 6 is the canary: 10% of new sessions go to it"},
 		{[]string{"rollback", "--move-sessions"}, "rollback move=true",
 			"generation 3 is active again (revision r3); the sessions of the generation rolled back from were ended\n"},
 	}
@@ -630,5 +639,31 @@ func TestRollbackRefused(t *testing.T) {
 	_, errOut, code := ctl("--user", "rollback")
 	if code != exitFail || !strings.Contains(errOut, "rollback failed") || !strings.Contains(errOut, "no detached generation is running") {
 		t.Errorf("exit %d, stderr %q; want 1 and the reason", code, errOut)
+	}
+}
+
+// A canary's trial ends with promote (it becomes active) or abort; a share
+// that is not one is a usage error before anything is asked.
+func TestCanaryCommands(t *testing.T) {
+	core := newCore()
+	serve(t, core, "")
+	if out, errOut, code := ctl("--user", "upgrade", "--canary", "10%"); code != exitOK || !strings.Contains(out, "generation 6 is the canary") {
+		t.Fatalf("upgrade --canary: exit %d, %q %q", code, out, errOut)
+	}
+	out, errOut, code := ctl("--user", "promote")
+	if code != exitOK || out != "generation 6 is active (revision r6)\n" {
+		t.Errorf("promote: exit %d, %q %q", code, out, errOut)
+	}
+	if _, errOut, code := ctl("--user", "promote"); code != exitFail || !strings.Contains(errOut, "no canary") {
+		t.Errorf("promote without a canary: exit %d, %q", code, errOut)
+	}
+	ctl("--user", "upgrade", "--canary", "5")
+	if out, errOut, code := ctl("--user", "abort", "--move-sessions"); code != exitOK || out != "canary generation 7 aborted: it gets no new sessions and drains; its sessions were ended\n" {
+		t.Errorf("abort: exit %d, %q %q", code, out, errOut)
+	}
+	for _, bad := range []string{"0", "150%", "ten"} {
+		if _, errOut, code := ctl("--user", "upgrade", "--canary", bad); code == exitOK || !strings.Contains(errOut, "--canary") {
+			t.Errorf("--canary %s: exit %d, %q; want a refusal naming --canary", bad, code, errOut)
+		}
 	}
 }
