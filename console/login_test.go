@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/gatewayd/gateway/tests/gwtest"
 	"golang.org/x/crypto/bcrypt"
-	"slices"
 )
 
 // fakeClock is the console's clock in these tests: it moves only when told.

@@ -14,6 +14,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,7 +26,6 @@ import (
 	"syscall"
 	"time"
 
-	"fmt"
 	"github.com/gatewayd/gateway/config"
 	"github.com/gatewayd/gateway/dbusapi"
 	"github.com/gatewayd/gateway/internal/certs"

@@ -2,12 +2,12 @@ package daemon
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/gatewayd/gateway/fleet"
 	"github.com/gatewayd/gateway/internal/certs"
 	"github.com/gatewayd/gateway/proxy"
-	"maps"
 )
 
 // adminCerts is the admin console's key in Daemon.certs.

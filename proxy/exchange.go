@@ -1,9 +1,9 @@
 package proxy
 
 import (
+	"bufio"
 	"time"
 
-	"bufio"
 	"github.com/gatewayd/gateway/proxy/internal/h1"
 )
 

@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"slices"
 )
 
 // ServerOptions are the limits of the client-facing server and of the

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"io"
@@ -10,7 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	"bufio"
 	"github.com/gatewayd/gateway/fleet"
 	"github.com/gatewayd/gateway/tests/gwtest"
 )

@@ -8,11 +8,11 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/gatewayd/gateway/dbusapi"
 	"github.com/gatewayd/gateway/fleet"
-	"strings"
 )
 
 // gateway is what the commands ask of a gateway: the subset of

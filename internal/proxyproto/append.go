@@ -53,13 +53,6 @@ func AppendV2(b []byte, src, dst netip.AddrPort) []byte {
 	return binary.BigEndian.AppendUint16(b, dst.Port())
 }
 
-// AppendV2Local appends a v2 LOCAL header to b: a balancer's own
-// connection, such as a health check, whose addresses are its own.
-func AppendV2Local(b []byte) []byte {
-	b = append(b, v2Sig...)
-	return append(b, cmdLocal, famUnspec, 0, 0)
-}
-
 // family says whether src and dst are written as IPv6, and whether they can
 // be written at all.
 func family(src, dst netip.AddrPort) (v6, ok bool) {

@@ -7,10 +7,10 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
-	"syscall"
 )
 
 // bus owns the connection to the systemd manager and dials it again when

@@ -5,9 +5,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatewayd/gateway/tests/gwtest"
-	"time"
 )
 
 // A canary for 10 % of new sessions, started from the console: of 2,000

@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gatewayd/gateway/tests/gwtest"
-	"path/filepath"
 )
 
 // A [listeners] TLS listener serves the app over HTTP/2 and HTTP/1.1;

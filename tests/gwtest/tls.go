@@ -10,12 +10,11 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"net/http"
 )
 
 // Cert is a self-signed ECDSA P-256 certificate (the type the benchmarks
