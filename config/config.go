@@ -12,6 +12,7 @@ type Config struct {
 	Drain     Drain     `toml:"drain"`
 	Systemd   Systemd   `toml:"systemd"`
 	Admin     Admin     `toml:"admin"`
+	Canary    Canary    `toml:"canary"`
 	// Listeners ([listeners.NAME]) are the proxy's listeners with TLS, the
 	// PROXY protocol or a redirect to HTTPS (listeners.go). Default: none.
 	Listeners map[string]Listener `toml:"listeners"`

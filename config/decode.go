@@ -243,6 +243,9 @@ var wants = map[string]string{
 	"systemd.memory_max":       `a size such as "512M" or "infinity"`,
 	"systemd.cpu_quota":        `a percentage such as "150%"`,
 	"systemd.tasks_max":        "an integer of zero or more (0 for no limit)",
+	"canary.min_requests":      "an integer between 1 and 1000000000",
+	"canary.error_margin":      `a percentage such as "1%"`,
+	"canary.latency_margin":    `a percentage such as "50%"`,
 }
 
 // wantOf describes what a key of type t takes.

@@ -59,6 +59,7 @@ func (c *Config) setDefaults() {
 		MaxGenerations: 5,
 	}
 	c.Admin = Admin{User: "admin"}
+	c.Canary = Canary{MinRequests: 200, ErrorMargin: "1%", LatencyMargin: "50%", LatencyMarginMin: D(10 * time.Millisecond)}
 	c.Systemd = Systemd{
 		Manager: "auto",
 	}

@@ -54,6 +54,12 @@ func TestDefault(t *testing.T) {
 		{"systemd.memory_max", c.Systemd.MemoryMax, ""},
 		{"systemd.cpu_quota", c.Systemd.CPUQuota, ""},
 		{"systemd.tasks_max", c.Systemd.TasksMax, 0},
+		{"canary.judge", c.Canary.Judge, false},
+		{"canary.min_requests", c.Canary.MinRequests, 200},
+		{"canary.error_margin", c.Canary.ErrorMargin, "1%"},
+		{"canary.latency_margin", c.Canary.LatencyMargin, "50%"},
+		{"canary.latency_margin_min", c.Canary.LatencyMarginMin, D(10 * time.Millisecond)},
+		{"canary.promote_after", c.Canary.PromoteAfter, D(0)},
 		{"file", c.File, ""},
 	}
 	for _, tt := range tests {

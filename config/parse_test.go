@@ -251,6 +251,21 @@ func TestParseErrors(t *testing.T) {
 		doc:  app + "[systemd]\ncpu_quota = \"150\"\n",
 		want: []string{f + `:5: systemd.cpu_quota: "150" is not a percentage (e.g. "150%")`},
 	}, {
+		name: "canary table",
+		doc: app + "[canary]\njudge = true\nmin_requests = 500\nerror_margin = \"0.5%\"\nlatency_margin = \"25%\"\n" +
+			"latency_margin_min = \"5ms\"\npromote_after = \"30m\"\n",
+	}, {
+		name: "bad canary margins",
+		doc: app + "[canary]\nmin_requests = 0\nerror_margin = \"1\"\nlatency_margin = \"20000%\"\n" +
+			"promote_after = \"-1s\"\nerror_margn = \"1%\"\n",
+		want: []string{
+			f + ":5: canary.min_requests: 0 is out of range, want an integer between 1 and 1000000000",
+			f + `:6: canary.error_margin: "1" is not a percentage (e.g. "1%" or "12.5%")`,
+			f + `:7: canary.latency_margin: "20000%" is too large, want at most 10000%`,
+			f + `:8: canary.promote_after: "-1s" is negative, want zero or more`,
+			f + ":9: canary.error_margn: unknown key (did you mean canary.error_margin?)",
+		},
+	}, {
 		name: "negative tasks_max",
 		doc:  app + "[systemd]\ntasks_max = -1\n",
 		want: []string{f + ":5: systemd.tasks_max: -1 is negative, want zero or more (0 for no limit)"},

@@ -69,6 +69,7 @@ func (c *Config) validate() Errors {
 	c.Drain.check(ck)
 	c.Systemd.check(ck)
 	c.Admin.check(ck)
+	c.Canary.check(ck)
 	c.checkListeners(ck)
 	if p := c.Sessions.SwitchPath; p != "" {
 		switch {

@@ -105,7 +105,8 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	}
 	d.onClose(closeRunner)
 	d.sup, err = supervisor.New(supervisor.Options{Config: cfg, Runner: runner, Traffic: d.proxy,
-		OnChange: d.notify.poke, Observer: d.meter, PinsWritten: written, Logger: d.log.With("component", "supervisor")})
+		OnChange: d.notify.poke, Observer: d.meter, Figures: d.meter.Figures, PinsWritten: written,
+		Logger: d.log.With("component", "supervisor")})
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,7 @@ type Generation struct {
 	Detached  time.Time // zero: not detached
 	Deadline  time.Time // zero: the drain has no limit
 	Instances []Instance
+	Trial     *Trial // the canary's trial; nil for every other generation
 }
 
 // Instance is one worker slot of a generation.

@@ -63,6 +63,7 @@ type generationJSON struct {
 	Detached  *time.Time `json:"detached"` // null: not detached
 	Deadline  *time.Time `json:"deadline"` // null: the drain has no limit
 	Instances []Instance `json:"instances,omitempty"`
+	Trial     *Trial     `json:"trial,omitempty"` // the canary's
 }
 
 func (g Generation) MarshalJSON() ([]byte, error) {
@@ -72,7 +73,7 @@ func (g Generation) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(generationJSON{ID: g.ID, State: g.State, Revision: g.Revision, Directory: g.Directory,
 		Unit: g.Unit, PIDs: pids, Usage: g.Usage, Started: orNull(g.Started), Detached: orNull(g.Detached),
-		Deadline: orNull(g.Deadline), Instances: g.Instances})
+		Deadline: orNull(g.Deadline), Instances: g.Instances, Trial: g.Trial})
 }
 
 func (g *Generation) UnmarshalJSON(b []byte) error {
@@ -82,7 +83,7 @@ func (g *Generation) UnmarshalJSON(b []byte) error {
 	}
 	*g = Generation{ID: j.ID, State: j.State, Revision: j.Revision, Directory: j.Directory, Unit: j.Unit,
 		PIDs: j.PIDs, Usage: j.Usage, Started: orZero(j.Started), Detached: orZero(j.Detached),
-		Deadline: orZero(j.Deadline), Instances: j.Instances}
+		Deadline: orZero(j.Deadline), Instances: j.Instances, Trial: j.Trial}
 	return nil
 }
 

@@ -31,7 +31,11 @@ func TestStatusDocument(t *testing.T) {
 			Instances: []Instance{{Index: 1, PID: 1200, Ready: true, Network: "unix", Address: "/run/gateway/notes-gen3-1.sock"}}},
 		{ID: 4, State: Active, Revision: "2026-11-20", Unit: "gateway-gen4.scope", PIDs: []int{1234, 1235},
 			Usage: Usage{Sessions: 12}, Started: at("2026-11-20T10:04:00Z")},
-		{ID: 5, State: Starting, Revision: "2026-11-21", Started: at("2026-11-21T09:00:00Z")},
+		{ID: 5, State: Canary, Revision: "2026-11-21", Unit: "gateway-gen5.scope", PIDs: []int{1300},
+			Usage: Usage{Sessions: 2}, Started: at("2026-11-21T09:00:00Z"), Trial: &Trial{Share: 0.1, Started: at("2026-11-21T09:00:02Z"),
+				Canary: Summary{Requests: 250, Errors: 1, P99: 40 * time.Millisecond}, Active: Summary{Requests: 2400, Errors: 2, P99: 36 * time.Millisecond},
+				Judge:   &Judge{MinRequests: 200, ErrorMargin: 0.01, LatencyMargin: 0.5, LatencyMin: 10 * time.Millisecond, PromoteAfter: 30 * time.Minute},
+				Verdict: "within the margins so far"}},
 	}
 	st := NewStatus("notes", "1.4.0", gens, PinStore{Path: "/run/gateway/notes.pins", Bytes: 40_200_000,
 		LastWrite: at("2026-11-21T09:00:01Z"), Error: "disk full", WriteFailures: 2})
@@ -67,6 +71,10 @@ func TestStatusDocument(t *testing.T) {
 	if len(back.Generations) != 3 || !back.Generations[0].Deadline.Equal(gens[0].Deadline) ||
 		back.Generations[0].Deadline.Location() != time.UTC || back.Generations[0].Directory != "" {
 		t.Errorf("read back: %+v", back.Generations)
+	}
+	if tr := back.Generations[2].Trial; tr == nil || tr.Canary != gens[2].Trial.Canary || *tr.Judge != *gens[2].Trial.Judge ||
+		!tr.Started.Equal(gens[2].Trial.Started) {
+		t.Errorf("the canary's trial read back: %+v", tr)
 	}
 	// No generation: an empty array, and no pin store: null.
 	empty, _ := json.Marshal(NewStatus("notes", "1.4.0", nil, PinStore{}))

@@ -52,12 +52,14 @@ func (s *Supervisor) requestCanary(share float64, res chan<- upgradeResult) erro
 func (s *Supervisor) onTrial(g *generation) {
 	g.state = fleet.Canary
 	s.canary = g
+	s.trial = s.newTrial(g)
 	for _, in := range g.instances {
 		s.watch(g, in)
 	}
 	s.publish()
 	s.genLog(g).Info("generation on trial as the canary: it gets a share of new sessions", "event", "canary",
-		"share", s.share, "active_generation", s.active.id, "pids", g.info(fleet.Usage{}, "").PIDs)
+		"share", s.share, "active_generation", s.active.id, "pids", g.info(fleet.Usage{}, "").PIDs,
+		"judged", s.trial.judge != nil)
 }
 
 // Promote makes the canary the active generation: the trial went well, so
@@ -67,19 +69,21 @@ func (s *Supervisor) onTrial(g *generation) {
 func (s *Supervisor) Promote(ctx context.Context) (int, error) {
 	var id int
 	var err error
-	if derr := s.do(ctx, func() { id, err = s.promote() }); derr != nil {
+	if derr := s.do(ctx, func() { id, err = s.promote("promoted by an admin") }); derr != nil {
 		return 0, derr
 	}
 	return id, err
 }
 
-func (s *Supervisor) promote() (int, error) {
+// promote ends the trial in the canary's favour; why and figures (the
+// judge's) are logged.
+func (s *Supervisor) promote(why string, figures ...any) (int, error) {
 	g := s.canary
 	if g == nil {
 		return 0, fmt.Errorf("no canary runs to promote: %w", fleet.ErrInvalidState)
 	}
 	from, fromID := s.active, 0
-	s.canary, s.share = nil, 0
+	s.canary, s.share, s.trial = nil, 0, nil
 	g.state = fleet.Active
 	s.active, s.cfg = g, g.cfg
 	if from != nil {
@@ -87,7 +91,8 @@ func (s *Supervisor) promote() (int, error) {
 		fromID = from.id
 	}
 	s.publish()
-	s.genLog(g).Info("canary promoted: generation active", "event", "promoted", "from_generation", fromID)
+	s.genLog(g).Info("canary promoted: generation active", append([]any{"event", "promoted", "from_generation", fromID,
+		"reason", why}, figures...)...)
 	s.o.Observer.CanaryEnded(g.id, true)
 	return g.id, nil
 }
@@ -112,10 +117,11 @@ func (s *Supervisor) Abort(ctx context.Context, move bool) (int, error) {
 }
 
 // abortCanary detaches the canary and publishes at once, so that no new
-// session goes to it from then on; why says who ended the trial.
-func (s *Supervisor) abortCanary(move bool, why string) int {
+// session goes to it from then on; why says who ended the trial, figures
+// (the judge's) what it was ended for.
+func (s *Supervisor) abortCanary(move bool, why string, figures ...any) int {
 	g := s.canary
-	s.canary, s.share = nil, 0
+	s.canary, s.share, s.trial = nil, 0, nil
 	s.detach(g)
 	moved := 0
 	if move {
@@ -123,8 +129,8 @@ func (s *Supervisor) abortCanary(move bool, why string) int {
 		s.sessionsLost(g.id, LostAbort, moved)
 	}
 	s.publish()
-	s.genLog(g).Info("canary aborted: it gets no new sessions and drains as a detached generation", "event", "canary-aborted",
-		"reason", why, "sessions_moved", moved)
+	s.genLog(g).Info("canary aborted: it gets no new sessions and drains as a detached generation", append([]any{
+		"event", "canary-aborted", "reason", why, "sessions_moved", moved}, figures...)...)
 	s.o.Observer.CanaryEnded(g.id, false)
 	return g.id
 }

@@ -87,6 +87,7 @@ type knobs struct {
 	maxGenerations int
 	maxTime        string
 	closeWindow    string
+	canary         string // the [canary] table's lines
 }
 
 func (k knobs) toml(d *dirs) string {
@@ -117,9 +118,12 @@ interval = "10ms"
 max_time = %q
 close_window = %q
 max_generations = %d
+
+[canary]
+%s
 `, d.rt, d.state, d.app, cmp.Or(k.socket, "port"), cmp.Or(k.instances, 1), k.revision,
 		cmp.Or(k.stopTimeout, "1s"), cmp.Or(k.readyTimeout, "2s"),
-		cmp.Or(k.maxTime, "24h"), cmp.Or(k.closeWindow, "0s"), cmp.Or(k.maxGenerations, 5))
+		cmp.Or(k.maxTime, "24h"), cmp.Or(k.closeWindow, "0s"), cmp.Or(k.maxGenerations, 5), k.canary)
 }
 
 func (k knobs) parse(d *dirs) (*config.Config, error) {
@@ -184,6 +188,7 @@ type harness struct {
 	runner  *fakeRunner
 	traffic *fakeTraffic
 	obs     *fakeObserver
+	figures fakeFigures
 	logs    *gwtest.Buffer
 	tick    time.Duration
 	sup     *Supervisor
@@ -237,8 +242,8 @@ func (h *harness) run() {
 		h.t.Fatalf("the test config does not parse: %v", err)
 	}
 	h.sup, err = New(Options{Config: cfg, Runner: h.runner, Traffic: h.traffic, Load: h.load, Tick: h.tick, Observer: h.obs,
-		OnChange: func() { h.changes.Add(1) },
-		Logger:   slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		Figures: h.figures.get, OnChange: func() { h.changes.Add(1) },
+		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		h.t.Fatal(err)
 	}

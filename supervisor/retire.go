@@ -168,7 +168,7 @@ func (s *Supervisor) shutdown() {
 			stopping = append(stopping, g)
 		}
 	}
-	s.active, s.canary = nil, nil
+	s.active, s.canary, s.trial = nil, nil, nil
 	s.publish() // no request may reach a worker that is being stopped
 	for _, g := range stopping {
 		s.goEvent(func() func() {

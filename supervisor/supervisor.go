@@ -46,6 +46,12 @@ type Options struct {
 	// PinsWritten is when the pins restored at start were last written
 	// (zero if there were none): sessions pinned after it may be missing.
 	PinsWritten time.Time
+	// Figures reads what a generation has answered, as the proxy's
+	// Observer counts it (internal/metrics): a canary is judged by it and
+	// its trial shows it. If nil, every generation has answered nothing,
+	// and a judged canary waits for its first answers until an admin
+	// decides.
+	Figures func(gen int) fleet.Figures
 }
 
 // Supervisor runs the generations of one app. Create it with New, run it
@@ -66,6 +72,7 @@ type Supervisor struct {
 	active    *generation
 	canary    *generation // on trial beside active; nil: none
 	share     float64     // of new sessions the canary gets
+	trial     *trial      // the canary's, once it is routed
 	starting  *generation
 	waiters   []chan<- upgradeResult // of the generation starting
 	queued    []chan<- upgradeResult // of the upgrade that follows it
@@ -107,6 +114,9 @@ func New(o Options) (*Supervisor, error) {
 	}
 	if o.Observer == nil {
 		o.Observer = noObserver{}
+	}
+	if o.Figures == nil {
+		o.Figures = func(int) fleet.Figures { return fleet.Figures{} }
 	}
 	return &Supervisor{
 		o: o, log: o.Logger, cfg: o.Config,
@@ -170,6 +180,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.check(time.Now())
 		case now := <-tick.C:
 			s.check(now)
+			s.judgeTrial(now)
 		}
 	}
 	s.shutdown()
@@ -246,7 +257,11 @@ func (s *Supervisor) Generations(ctx context.Context) ([]fleet.Generation, error
 			if m != nil {
 				unit = m.UnitName(g.id)
 			}
-			out = append(out, g.info(s.o.Traffic.Usage(g.id), unit))
+			gi := g.info(s.o.Traffic.Usage(g.id), unit)
+			if g == s.canary {
+				gi.Trial = s.trialInfo(time.Now())
+			}
+			out = append(out, gi)
 		}
 	})
 	return out, err

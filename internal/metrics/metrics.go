@@ -52,6 +52,40 @@ type Metrics struct {
 type genSeries struct {
 	codes   [6]prometheus.Counter // by status/100; 0 is unused
 	latency prometheus.Observer
+	figures figures
+}
+
+// figures are a generation's fleet.Figures as they are counted: what a
+// canary is judged by and the console shows. Prometheus's own series
+// cannot serve: reading them back is a scrape, and their buckets are too
+// coarse for a p99 worth comparing.
+//
+// A request costs one atomic add, two for a 5xx: the requests are the sum
+// of the latency buckets, not a counter of their own. Measured with
+// BenchmarkMetricsRequest (two cores observing one generation, the worst
+// case): 0.27 µs a request without figures, 0.33 with, 0.42 with a
+// request counter too.
+type figures struct {
+	errors  atomic.Uint64
+	latency [fleet.LatencyBuckets]atomic.Uint64
+}
+
+func (f *figures) observe(status int, d time.Duration) {
+	if status >= 500 && status <= 599 {
+		f.errors.Add(1)
+	}
+	f.latency[fleet.LatencyBucket(d)].Add(1)
+}
+
+// read is not one instant's reading, as requests go on counting while it
+// reads; each count is, and no count it reads goes back.
+func (f *figures) read() fleet.Figures {
+	out := fleet.Figures{Errors: f.errors.Load()}
+	for i := range f.latency {
+		out.Latency[i] = f.latency[i].Load()
+		out.Requests += out.Latency[i]
+	}
+	return out
 }
 
 var (
@@ -142,6 +176,16 @@ func (m *Metrics) Request(gen, status int, d time.Duration) {
 		m.requests.WithLabelValues(generationLabel(gen), "other").Inc()
 	}
 	g.latency.Observe(d.Seconds())
+	g.figures.observe(status, d)
+}
+
+// Figures is what gen has answered since the gateway started, or since
+// its series were first made; zero for a generation it has not seen.
+func (m *Metrics) Figures(gen int) fleet.Figures {
+	if g := (*m.gens.Load())[gen]; g != nil {
+		return g.figures.read()
+	}
+	return fleet.Figures{}
 }
 
 func (m *Metrics) series(gen int) *genSeries {

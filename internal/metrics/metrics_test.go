@@ -548,3 +548,25 @@ func TestMetricsRevisionNotUTF8(t *testing.T) {
 		t.Fatalf("no gateway_generation_info with revision \"rel\\uFFFD\" in %v", mfs)
 	}
 }
+
+// The figures a canary is judged by count what the proxy reports, per
+// generation.
+func TestMetricsFigures(t *testing.T) {
+	m := New("dev")
+	for i := 0; i < 98; i++ {
+		m.Request(2, 200, time.Millisecond)
+	}
+	m.Request(2, 502, 2*time.Second)
+	m.Request(2, 599, 2*time.Second)
+	m.Request(3, 404, time.Millisecond)
+	f := m.Figures(2).Summary()
+	if f.Requests != 100 || f.Errors != 2 || f.P99 < 2*time.Second || f.P99 > 2250*time.Millisecond {
+		t.Errorf("generation 2: %+v, want 100 requests, 2 errors, p99 2s", f)
+	}
+	if f := m.Figures(3).Summary(); f.Requests != 1 || f.Errors != 0 {
+		t.Errorf("generation 3: %+v", f)
+	}
+	if f := m.Figures(4); f.Requests != 0 {
+		t.Errorf("a generation never seen: %+v", f.Summary())
+	}
+}
