@@ -57,6 +57,21 @@ func (a *app) routes() http.Handler {
 	return mux
 }
 
+// failing answers 500 to every request for path (none if ""), as a release
+// with a broken page does; the rest goes to h.
+func failing(path string, h http.Handler) http.Handler {
+	if path == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == path {
+			http.Error(w, "500 this release is broken on "+path+" (notes -fail)", http.StatusInternalServerError)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // whoamiReply is the JSON every test reads to learn which process answered
 // and what it knows about the caller's session.
 type whoamiReply struct {

@@ -362,6 +362,18 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
+// -fail breaks one path and leaves the others alone.
+func TestFailing(t *testing.T) {
+	h := failing("/report", newTestApp().routes())
+	for target, want := range map[string]int{"/report": 500, "/healthz": 200, "/report/x": 404} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", target, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s: %d, want %d", target, rec.Code, want)
+		}
+	}
+}
+
 func TestIndex(t *testing.T) {
 	a := newTestApp()
 	rec := request(t, a, "GET", "/", nil, nil, false)

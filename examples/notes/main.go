@@ -24,6 +24,7 @@ type config struct {
 	generation string
 	cookie     string
 	idle       time.Duration
+	fail       string // a path answered with 500
 }
 
 func main() {
@@ -40,6 +41,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&cfg.revision, "revision", "", "revision label shown on every answer (default $REVISION, $GATEWAY_REVISION or \"dev\")")
 	fs.StringVar(&cfg.cookie, "cookie", "NOTESSESSION", "session cookie name")
 	fs.DurationVar(&cfg.idle, "idle", 30*time.Minute, "remove sessions unused for this long (0 keeps them forever)")
+	fs.StringVar(&cfg.fail, "fail", "", "answer 500 to every request for this path: a broken release, to try the gateway's canary judgement on")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -97,7 +99,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	go a.sessions.janitor(ctx, cfg.idle)
 
 	srv := &http.Server{
-		Handler:           a.routes(),
+		Handler:           failing(cfg.fail, a.routes()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
