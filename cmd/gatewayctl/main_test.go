@@ -88,7 +88,7 @@ func (f *fakeCore) UpgradeCanary(_ context.Context, share float64) (int, error) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var id int
-	f.gens, id = fleettest.AddCanary(f.gens)
+	f.gens, id = fleettest.AddCanary(f.gens, share)
 	return id, nil
 }
 
