@@ -110,7 +110,7 @@ func (f *fakeCore) UpgradeCanary(_ context.Context, share float64) (int, error) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var id int
-	f.gens, id = fleettest.AddCanary(f.gens)
+	f.gens, id = fleettest.AddCanary(f.gens, share)
 	return id, nil
 }
 
@@ -718,8 +718,9 @@ func TestCanaryButtons(t *testing.T) {
 	if got := b.flash(); !strings.HasPrefix(got, "ok: generation 6 is the canary: 10% of new sessions") {
 		t.Fatalf("flash %q", got)
 	}
-	if body := b.get("/"); !strings.Contains(body, ">Promote</button>") || !strings.Contains(body, ">Abort</button>") {
-		t.Fatalf("the canary's card has no Promote and Abort:\n%s", body)
+	if body := b.get("/"); !strings.Contains(body, ">Promote</button>") || !strings.Contains(body, ">Abort</button>") ||
+		!strings.Contains(body, "10% of new sessions, on trial for ") || !strings.Contains(body, "judged by an admin") {
+		t.Fatalf("the canary's card has no Promote and Abort, or no trial:\n%s", body)
 	}
 	b.do("POST", "/promote", url.Values{"csrf": {b.token()}})
 	if got := b.flash(); !strings.HasPrefix(got, "ok: promoted: generation 6 is active") {
@@ -727,5 +728,76 @@ func TestCanaryButtons(t *testing.T) {
 	}
 	if resp, _ := b.do("POST", "/canary", url.Values{"csrf": {b.token()}, "percent": {"0"}}); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("a canary of 0%%: status %d, want 400", resp.StatusCode)
+	}
+}
+
+// The canary's card shows its trial: its share and time on trial, its
+// figures beside the active generation's, and the judge with its verdict,
+// or that an admin decides. They are the supervisor's (Generation.Trial),
+// put in gatewayctl status's words.
+func TestCanaryTrialShown(t *testing.T) {
+	core := newCore()
+	now := time.Now()
+	started := now.Add(-(3*time.Minute + 12*time.Second))
+	trial := fleettest.JudgedTrial(started, now)
+	core.gens[2] = fleet.Generation{ID: 5, State: fleet.Canary, Revision: "2026-11-21", Unit: "gateway-gen5.scope", PIDs: []int{1300},
+		Usage: fleet.Usage{Sessions: 2}, Started: started.Add(-2 * time.Second), Trial: trial}
+	c, srv := console(t, core, Options{})
+	c.now = func() time.Time { return now }
+	b := newBrowser(t, srv.URL)
+	card := func() string {
+		t.Helper()
+		page := b.get("/")
+		_, rest, ok := strings.Cut(page, `id="gen5"`)
+		if !ok {
+			t.Fatalf("no card for generation 5 in\n%s", page)
+		}
+		s, _, _ := strings.Cut(rest, "</section>")
+		return s
+	}
+	s := card()
+	for _, want := range []string{
+		`<span class="badge canary">canary</span>`,
+		`<dt>Trial</dt><dd class="trial">10% of new sessions, on trial for 3m12s <span class="muted">(since <time datetime="` +
+			started.UTC().Format(time.RFC3339) + `">`,
+		`<dt>Canary's answers</dt><dd class="figures canary">250 requests, 5xx 0.40%, p99 40ms</dd>`,
+		`<dt>Active's answers</dt><dd class="figures active">2400 requests, 5xx 0.08%, p99 36ms <span class="muted">(generation 4, over the same span)</span></dd>`,
+		`<dt>Judgement</dt><dd class="judge">judged by [canary]: aborted at 5xx &gt; active &#43; 1 point or p99 &gt; active &#43; 50% (at least 10ms), once it has 200 requests; promoted after 30m</dd>`,
+		`<dt>Verdict</dt><dd class="verdict"><b>within the margins so far: 5xx 0.40% against 0.08%, p99 40ms against 36ms over 250 and 2400 answers</b></dd>`,
+		">Promote</button>",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the canary's card lacks %q:\n%s", want, s)
+		}
+	}
+	if page := b.get("/"); strings.Count(page, `<dt>Trial</dt>`) != 1 {
+		t.Errorf("a trial shown on %d cards, want only the canary's", strings.Count(page, `<dt>Trial</dt>`))
+	}
+
+	// A canary an admin decides: no judge, no verdict.
+	core.mu.Lock()
+	core.gens[2].Trial = &fleet.Trial{Share: 0.05, Started: started}
+	core.mu.Unlock()
+	s = card()
+	for _, want := range []string{
+		`<dd class="trial">5% of new sessions, on trial for 3m12s`,
+		`<dd class="figures canary">no requests yet</dd>`,
+		`<dt>Judgement</dt><dd class="judge">judged by an admin (no [canary] judge): Promote or Abort below</dd>`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the canary's card lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "Verdict") {
+		t.Errorf("a verdict without a judge:\n%s", s)
+	}
+
+	// /api/status carries the same trial.
+	var st fleet.Status
+	if err := json.Unmarshal([]byte(b.get("/api/status")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if g := st.Generations[2]; g.ID != 5 || g.Trial == nil || g.Trial.Share != 0.05 {
+		t.Errorf("/api/status: generation %d's trial %+v, want generation 5's", g.ID, g.Trial)
 	}
 }

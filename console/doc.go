@@ -2,7 +2,7 @@
 // over the same fleet.Core the D-Bus API exposes, readable on a phone,
 // with no assets from elsewhere.
 //
-//	GET  /                   the generations, their sessions, sparklines of the last hour
+//	GET  /                   the generations, their sessions, a canary's trial, sparklines of the last hour
 //	GET  /live               the page's live part alone (the page's script polls it)
 //	GET  /api/status         the JSON of `gatewayctl status --json` (fleet.Status)
 //	GET  /metrics            Options.Metrics, when set

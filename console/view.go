@@ -56,11 +56,30 @@ type genView struct {
 	TimeLeft                     string // until the drain deadline
 	Overdue                      bool   // the deadline has passed
 	CanDetach, CanRetire         bool
-	RollbackTo                   int  // on the active generation: where a rollback goes (0: nowhere)
-	OnTrial                      bool // a canary: Promote and Abort
+	RollbackTo                   int        // on the active generation: where a rollback goes (0: nowhere)
+	OnTrial                      bool       // a canary: Promote and Abort
+	Trial                        *trialView // the canary's, nil for the others
 	Spark                        sparkView
 	List                         []sessionView
 	More                         int // sessions not listed
+}
+
+// trialView is a canary's trial in the words gatewayctl status uses
+// (fleet/present.go), from the figures the judge decides by.
+type trialView struct {
+	Share          string // "10% of new sessions, on trial for 3m12s"
+	Started        timeView
+	Canary, Active string // "250 requests, 5xx 0.40%, p99 40ms"
+	ActiveGen      int    // 0: none
+	Judge          string // its settings, or that an admin decides
+	Judged         bool
+	Verdict        string // the judge's, "" without one
+}
+
+func newTrial(t fleet.Trial, activeGen int, now time.Time) *trialView {
+	return &trialView{Share: fleet.TrialLine(t, now), Started: atTime(t.Started, now),
+		Canary: fleet.FiguresLine(t.Canary), Active: fleet.FiguresLine(t.Active), ActiveGen: activeGen,
+		Judge: fleet.JudgeLine(t.Judge), Judged: t.Judge != nil, Verdict: t.Verdict}
 }
 
 type sessionView struct {
@@ -161,6 +180,9 @@ func newLive(now time.Time, gens []fleet.Generation, sessions []fleet.Pin, h sna
 			v.RollbackTo = rollbackTo(gens)
 		}
 		v.OnTrial = g.State == fleet.Canary
+		if v.OnTrial && g.Trial != nil {
+			v.Trial = newTrial(*g.Trial, st.ActiveGeneration, now)
+		}
 		ss := byGen[g.ID]
 		slices.SortFunc(ss, func(a, b fleet.Pin) int {
 			return cmp.Or(b.LastSeen.Compare(a.LastSeen), bytes.Compare(a.Key[:], b.Key[:]))

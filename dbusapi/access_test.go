@@ -74,6 +74,7 @@ func helperCalls(w io.Writer, addr, name string) int {
 		{"ListSessions", func() (string, error) { ss, err := c.Sessions(ctx); return strconv.Itoa(len(ss)), err }},
 		{"EndSession", func() (string, error) { return "", c.EndSession(ctx, "3f9a0c00000000000000000000000001") }},
 		{"ListGenerations", func() (string, error) { gens, err := c.Generations(ctx); return strconv.Itoa(len(gens)), err }},
+		{"GetTrial", func() (string, error) { gen, _, err := c.Trial(ctx); return strconv.Itoa(gen), err }},
 		{"Properties", func() (string, error) {
 			p, err := c.Properties(ctx)
 			return fmt.Sprintf("%s %d", p.App, p.ActiveGeneration), err
@@ -204,6 +205,7 @@ func checkRefused(t *testing.T, res map[string]helperResult, uid uint32, group s
 	}
 	for _, c := range []struct{ call, want string }{
 		{"ListGenerations", "3"},
+		{"GetTrial", "0"}, // no canary, but asked
 		{"Properties", "notes 2"},
 	} {
 		t.Run(c.call, func(t *testing.T) {
@@ -226,8 +228,9 @@ func TestAccessDeniedForNobody(t *testing.T) {
 
 	res := runHelper(t, g, helperBinary(t), &syscall.Credential{Uid: 65534, Gid: 65534})
 	checkRefused(t, res, 65534, "gateway-admin")
-	// The Core never saw a refused call: only the listing went through.
-	if got, want := g.core.Calls(), []string{"Generations"}; !slices.Equal(got, want) {
+	// The Core never saw a refused call: only the listing and the trial
+	// (read from a listing) went through.
+	if got, want := g.core.Calls(), []string{"Generations", "Generations"}; !slices.Equal(got, want) {
 		t.Errorf("Core calls: got %q, want %q", got, want)
 	}
 	if logs := g.logs.String(); !strings.Contains(logs, "refused a caller") || !strings.Contains(logs, "uid=65534") {
@@ -285,14 +288,14 @@ func TestAccessAdminGroup(t *testing.T) {
 		res := runHelper(t, g, bin, &syscall.Credential{Uid: uid, Gid: 65534, Groups: []uint32{gid}})
 		want := map[string]string{
 			"Upgrade": "4", "Detach": "4", "Retire": "", "ListSessions": "2", "EndSession": "",
-			"ListGenerations": "3", "Properties": "notes 2",
+			"ListGenerations": "3", "GetTrial": "0", "Properties": "notes 2",
 		}
 		for call, w := range want {
 			if got := res[call]; !got.OK || got.Result != w {
 				t.Errorf("%s: got ok=%t %q (%s: %s), want ok=true %q", call, got.OK, got.Result, got.Name, got.Msg, w)
 			}
 		}
-		wantCalls := []string{"Upgrade", "Detach 1", "Retire 1 true", "Sessions", "EndSession 3f9a0c00000000000000000000000001", "Generations"}
+		wantCalls := []string{"Upgrade", "Detach 1", "Retire 1 true", "Sessions", "EndSession 3f9a0c00000000000000000000000001", "Generations", "Generations"}
 		if got := g.core.Calls(); !slices.Equal(got, wantCalls) {
 			t.Errorf("Core calls: got %q, want %q", got, wantCalls)
 		}
@@ -320,7 +323,7 @@ func TestAccessAdminGroup(t *testing.T) {
 		g.core.resetCalls()
 		res := runHelper(t, g, bin, &syscall.Credential{Uid: 65534, Gid: 65534})
 		checkRefused(t, res, 65534, group)
-		if got, want := g.core.Calls(), []string{"Generations"}; !slices.Equal(got, want) {
+		if got, want := g.core.Calls(), []string{"Generations", "Generations"}; !slices.Equal(got, want) {
 			t.Errorf("Core calls: got %q, want %q", got, want)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/godbus/dbus/v5"
@@ -145,7 +146,9 @@ func (c *Client) Retire(ctx context.Context, gen int, force bool) error {
 	return c.call(ctx, "Retire", nil, uint32(gen), force)
 }
 
-// Generations lists the generations, oldest first.
+// Generations lists the generations, oldest first, the canary with its
+// trial: what the status document holds (fleet.Status), as the console
+// shows it.
 func (c *Client) Generations(ctx context.Context) ([]fleet.Generation, error) {
 	var ws []wireGeneration
 	if err := c.call(ctx, "ListGenerations", []any{&ws}); err != nil {
@@ -155,7 +158,46 @@ func (c *Client) Generations(ctx context.Context) ([]fleet.Generation, error) {
 	for i, w := range ws {
 		gens[i] = fromWire(w)
 	}
+	if err := c.attachTrial(ctx, gens); err != nil {
+		return nil, err
+	}
 	return gens, nil
+}
+
+// attachTrial asks for the trial only when a canary is listed, and puts it
+// on that canary only if it is still the one on trial: the two calls are
+// two snapshots, and a promotion may come between them. A gateway older
+// than GetTrial lists its canary without one.
+func (c *Client) attachTrial(ctx context.Context, gens []fleet.Generation) error {
+	i := slices.IndexFunc(gens, func(g fleet.Generation) bool { return g.State == fleet.Canary })
+	if i < 0 {
+		return nil
+	}
+	gen, t, err := c.Trial(ctx)
+	switch {
+	case NameOf(err) == errUnknownMethod:
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading generation %d's trial: %w", gens[i].ID, err)
+	case t != nil && gen == gens[i].ID:
+		gens[i].Trial = t
+	}
+	return nil
+}
+
+// errUnknownMethod is the bus's answer to a method the gateway does not
+// have (godbus and sd-bus alike).
+const errUnknownMethod = "org.freedesktop.DBus.Error.UnknownMethod"
+
+// Trial is the canary's trial and the generation on it; 0 and nil without
+// a canary.
+func (c *Client) Trial(ctx context.Context) (int, *fleet.Trial, error) {
+	var w wireTrial
+	if err := c.call(ctx, "GetTrial", w.into()); err != nil {
+		return 0, nil, err
+	}
+	gen, t := w.fromWire()
+	return gen, t, nil
 }
 
 // Sessions lists the pinned sessions.

@@ -2,6 +2,7 @@ package dbusapi
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -151,5 +152,43 @@ func TestClientGatewayGone(t *testing.T) {
 	var de dbus.Error
 	if errors.As(err, &de) {
 		t.Errorf("got a raw %T, want it turned into *Error", err)
+	}
+}
+
+// olderGateway answers as a gateway from before GetTrial: a canary in its
+// listing and no method to ask for its trial.
+type olderGateway struct{ gens []wireGeneration }
+
+func (o olderGateway) ListGenerations() ([]wireGeneration, *dbus.Error) { return o.gens, nil }
+
+// TestClientOlderGateway: a newer gatewayctl lists an older gateway's
+// generations, its canary without a trial, rather than fail.
+func TestClientOlderGateway(t *testing.T) {
+	bus := dbustest.Start(t)
+	conn := bus.Conn(t)
+	var old olderGateway
+	for _, g := range withCanary(sampleTrial()) {
+		old.gens = append(old.gens, toWire(g))
+	}
+	if err := conn.Export(old, Path, Interface); err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := conn.RequestName(BusName(""), dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("RequestName: got %v, %v", reply, err)
+	}
+	ctx := testContext(t)
+	c, err := NewClient(ctx, bus.Conn(t), BusName(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gens, err := c.Generations(ctx)
+	if err != nil {
+		t.Fatalf("Generations: got %v, want the listing", err)
+	}
+	if want := normGens(withCanary(nil)); !reflect.DeepEqual(gens, want) {
+		t.Errorf("got %+v, want %+v", gens, want)
+	}
+	if _, _, err := c.Trial(ctx); NameOf(err) != errUnknownMethod {
+		t.Errorf("Trial: got %v (%s), want %s", err, NameOf(err), errUnknownMethod)
 	}
 }

@@ -33,6 +33,7 @@ type fakeCore struct {
 	retireErr   error
 	gens        []fleet.Generation
 	gensErr     error
+	afterGens   func(f *fakeCore) // if set, runs once after Generations answers: what changed before the next call
 	sessions    []fleet.Pin
 	sessionsErr error
 	endErr      error
@@ -70,7 +71,7 @@ func (f *fakeCore) reset() {
 	f.detachGen, f.detachErr = 0, nil
 	f.rollbackGen, f.rollbackErr = 0, nil
 	f.retireErr, f.endErr = nil, nil
-	f.gens, f.gensErr = nil, nil
+	f.gens, f.gensErr, f.afterGens = nil, nil, nil
 	f.sessions, f.sessionsErr = nil, nil
 }
 
@@ -145,7 +146,12 @@ func (f *fakeCore) Generations(context.Context) ([]fleet.Generation, error) {
 		g.PIDs = slices.Clone(g.PIDs)
 		out[i] = g
 	}
-	return out, f.gensErr
+	err := f.gensErr
+	if next := f.afterGens; next != nil {
+		f.afterGens = nil
+		next(f)
+	}
+	return out, err
 }
 
 func (f *fakeCore) Sessions(context.Context) ([]fleet.Pin, error) {
@@ -248,6 +254,25 @@ func sampleGenerations() []fleet.Generation {
 			Started: at(253402300799_999_999)}, // the last microsecond of year 9999
 		{ID: 4294967295, State: "starting", PIDs: []int{}, Started: at(1)},
 	}
+}
+
+// sampleTrial is a judged trial with every field the API carries set,
+// each exact to the microsecond as the wire keeps it.
+func sampleTrial() *fleet.Trial {
+	return &fleet.Trial{Share: 0.125, Started: time.UnixMicro(1_700_000_200_000_001).UTC(),
+		Canary: fleet.Summary{Requests: 250, Errors: 1, P99: 40_960 * time.Microsecond},
+		Active: fleet.Summary{Requests: 1<<64 - 1, Errors: 2, P99: 36 * time.Millisecond},
+		Judge: &fleet.Judge{MinRequests: 200, ErrorMargin: 0.01, LatencyMargin: 0.5, LatencyMin: 10 * time.Millisecond,
+			PromoteAfter: 30 * time.Minute},
+		Verdict: "within the margins so far: 5xx 0.40% against 0.00%"}
+}
+
+// withCanary is the first two of sampleGenerations and generation 3 on
+// trial.
+func withCanary(t *fleet.Trial) []fleet.Generation {
+	return append(sampleGenerations()[:2], fleet.Generation{ID: 3, State: fleet.Canary, Revision: "r3",
+		Unit: "gateway-gen3.scope", PIDs: []int{300}, Usage: fleet.Usage{Sessions: 1},
+		Started: time.UnixMicro(1_700_000_150_000_000).UTC(), Trial: t})
 }
 
 // sampleSessions are idle for 0 seconds and for the most the wire carries.

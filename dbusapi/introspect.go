@@ -9,6 +9,8 @@ import (
 const (
 	generationSig = "(usssauuuuttt)"
 	sessionSig    = "(suuu)"
+	summarySig    = "(ttt)"   // requests, errors, p99_usec
+	judgeSig      = "(tddtt)" // min_requests, error_margin, latency_margin, latency_margin_min_usec, promote_after_usec
 )
 
 func arg(name, typ, dir string) introspect.Arg {
@@ -34,6 +36,10 @@ func introspection(props []introspect.Property) *introspect.Node {
 					{Name: "Abort", Args: []introspect.Arg{arg("move_sessions", "b", "in"), arg("aborted", "u", "out")}},
 					{Name: "Retire", Args: []introspect.Arg{arg("generation", "u", "in"), arg("force", "b", "in")}},
 					{Name: "ListGenerations", Args: []introspect.Arg{arg("generations", "a"+generationSig, "out")}},
+					{Name: "GetTrial", Args: []introspect.Arg{arg("running", "b", "out"), arg("generation", "u", "out"),
+						arg("share", "d", "out"), arg("started_usec", "t", "out"), arg("canary", summarySig, "out"),
+						arg("active", summarySig, "out"), arg("judged", "b", "out"), arg("judge", judgeSig, "out"),
+						arg("verdict", "s", "out")}},
 					{Name: "ListSessions", Args: []introspect.Arg{arg("sessions", "a"+sessionSig, "out")}},
 					{Name: "EndSession", Args: []introspect.Arg{arg("hash", "s", "in")}},
 				},

@@ -52,12 +52,14 @@ func TestIntrospect(t *testing.T) {
 			"Detach":          {"in generation u", "out replacement u"},
 			"Retire":          {"in generation u", "in force b"},
 			"ListGenerations": {"out generations a(usssauuuuttt)"},
-			"ListSessions":    {"out sessions a(suuu)"},
-			"EndSession":      {"in hash s"},
-			"Rollback":        {"in move_sessions b", "out restored u"},
-			"UpgradeCanary":   {"in percent d", "out canary u"},
-			"Promote":         {"out promoted u"},
-			"Abort":           {"in move_sessions b", "out aborted u"},
+			"GetTrial": {"out running b", "out generation u", "out share d", "out started_usec t", "out canary (ttt)",
+				"out active (ttt)", "out judged b", "out judge (tddtt)", "out verdict s"},
+			"ListSessions":  {"out sessions a(suuu)"},
+			"EndSession":    {"in hash s"},
+			"Rollback":      {"in move_sessions b", "out restored u"},
+			"UpgradeCanary": {"in percent d", "out canary u"},
+			"Promote":       {"out promoted u"},
+			"Abort":         {"in move_sessions b", "out aborted u"},
 		}
 		got := map[string][]string{}
 		for _, m := range api.Methods {
@@ -162,6 +164,7 @@ func TestBusctl(t *testing.T) {
 			`^\.Retire\s+method\s+ub\s+-\s+-$`,
 			`^\.ListGenerations\s+method\s+-\s+a\(usssauuuuttt\)\s+-$`,
 			`^\.ListSessions\s+method\s+-\s+a\(suuu\)\s+-$`,
+			`^\.GetTrial\s+method\s+-\s+budt\(ttt\)\(ttt\)b\(tddtt\)s\s+-$`,
 			`^\.EndSession\s+method\s+s\s+-\s+-$`,
 			`^\.GenerationChanged\s+signal\s+uss\s+-\s+-$`,
 			`^\.App\s+property\s+s\s+"notes"\s+const$`,
@@ -195,6 +198,28 @@ func TestBusctl(t *testing.T) {
 			`2 "active" "r2 (release 2024-05-01)" "gateway-gen2.scope" 2 200 4294967295 5 4294967295 0 253402300799999999 0 0` + "\n"
 		if out != want {
 			t.Errorf("busctl call ListGenerations:\ngot  %q\nwant %q", out, want)
+		}
+	})
+	t.Run("call GetTrial", func(t *testing.T) {
+		// The reply's signature is the one the XML promises, and without
+		// a canary every field is zero.
+		out, err := busctl(t, g, "call", g.name, string(Path), Interface, "GetTrial")
+		if err != nil {
+			t.Fatalf("busctl call: %v\n%s", err, out)
+		}
+		if want := `budt(ttt)(ttt)b(tddtt)s false 0 0 0 0 0 0 0 0 0 false 0 0 0 0 0 ""` + "\n"; out != want {
+			t.Errorf("busctl call GetTrial without a canary:\ngot  %q\nwant %q", out, want)
+		}
+		g.core.set(func(f *fakeCore) { f.gens = withCanary(sampleTrial()) })
+		defer g.core.set(func(f *fakeCore) { f.gens = sampleGenerations()[:2] })
+		out, err = busctl(t, g, "call", g.name, string(Path), Interface, "GetTrial")
+		if err != nil {
+			t.Fatalf("busctl call: %v\n%s", err, out)
+		}
+		want := `budt(ttt)(ttt)b(tddtt)s true 3 0.125 1700000200000001 250 1 40960 18446744073709551615 2 36000 ` +
+			`true 200 0.01 0.5 10000 1800000000 "within the margins so far: 5xx 0.40% against 0.00%"` + "\n"
+		if out != want {
+			t.Errorf("busctl call GetTrial:\ngot  %q\nwant %q", out, want)
 		}
 	})
 	t.Run("call ListSessions", func(t *testing.T) {

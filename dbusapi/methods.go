@@ -97,6 +97,22 @@ func (m methods) ListGenerations() ([]wireGeneration, *dbus.Error) {
 	return out, dbusError(err)
 }
 
+// GetTrial answers the canary's trial from the same listing as
+// ListGenerations, whose signature scripts rely on and which therefore
+// cannot carry it. Like ListGenerations it is open to every caller: it
+// shows no session.
+func (m methods) GetTrial() (running bool, generation uint32, share float64, startedUSec uint64,
+	canary, active wireSummary, judged bool, judge wireJudge, verdict string, _ *dbus.Error) {
+	ctx, cancel := m.s.bound(m.s.o.CallTimeout)
+	defer cancel()
+	gens, err := m.s.core.Generations(ctx)
+	if err != nil {
+		return false, 0, 0, 0, wireSummary{}, wireSummary{}, false, wireJudge{}, "", dbusError(err)
+	}
+	w := trialToWire(gens)
+	return w.Running, w.Generation, w.Share, w.StartedUSec, w.Canary, w.Active, w.Judged, w.Judge, w.Verdict, nil
+}
+
 func (m methods) ListSessions(sender dbus.Sender) ([]wireSession, *dbus.Error) {
 	if err := m.s.authorize(sender, "list sessions"); err != nil {
 		return nil, err

@@ -90,6 +90,52 @@ func TestMethods(t *testing.T) {
 			wantCalls: []string{"Generations"},
 		},
 		{
+			name:      "ListGenerations attaches the canary's trial, every field round-tripped",
+			setup:     func(f *fakeCore) { f.gens = withCanary(sampleTrial()) },
+			call:      func(c *Client) (any, error) { gens, err := c.Generations(ctx); return normGens(gens), err },
+			want:      normGens(withCanary(sampleTrial())),
+			wantCalls: []string{"Generations", "Generations"},
+		},
+		{
+			name: "a trial an admin decides has no judge and no verdict",
+			setup: func(f *fakeCore) {
+				f.gens = withCanary(&fleet.Trial{Share: 1, Started: time.UnixMicro(1).UTC(), Canary: fleet.Summary{Requests: 3}})
+			},
+			call:      func(c *Client) (any, error) { gens, err := c.Generations(ctx); return normGens(gens), err },
+			want:      normGens(withCanary(&fleet.Trial{Share: 1, Started: time.UnixMicro(1).UTC(), Canary: fleet.Summary{Requests: 3}})),
+			wantCalls: []string{"Generations", "Generations"},
+		},
+		{
+			// The listing and the trial are two snapshots: canary 3 was
+			// aborted and 4 started between them.
+			name: "the trial of another canary is not attached",
+			setup: func(f *fakeCore) {
+				f.gens = withCanary(sampleTrial())
+				f.afterGens = func(f *fakeCore) {
+					f.gens = withCanary(nil)
+					f.gens[2].State = fleet.Detached
+					f.gens = append(f.gens, fleet.Generation{ID: 4, State: fleet.Canary, Trial: sampleTrial()})
+				}
+			},
+			call:      func(c *Client) (any, error) { gens, err := c.Generations(ctx); return normGens(gens), err },
+			want:      normGens(withCanary(nil)),
+			wantCalls: []string{"Generations", "Generations"},
+		},
+		{
+			name:      "GetTrial names the canary",
+			setup:     func(f *fakeCore) { f.gens = withCanary(sampleTrial()) },
+			call:      func(c *Client) (any, error) { gen, tr, err := c.Trial(ctx); return onTrial{gen, tr}, err },
+			want:      onTrial{3, sampleTrial()},
+			wantCalls: []string{"Generations"},
+		},
+		{
+			name:      "GetTrial without a canary",
+			setup:     func(f *fakeCore) { f.gens = sampleGenerations() },
+			call:      func(c *Client) (any, error) { gen, tr, err := c.Trial(ctx); return fmt.Sprint(gen, tr == nil), err },
+			want:      "0 true",
+			wantCalls: []string{"Generations"},
+		},
+		{
 			name:      "ListSessions round-trips every field",
 			setup:     func(f *fakeCore) { f.sessions = sampleSessions() },
 			call:      func(c *Client) (any, error) { ss, err := c.Sessions(ctx); return sessionRows(ss), err },
@@ -127,6 +173,12 @@ func TestMethods(t *testing.T) {
 			}
 		})
 	}
+}
+
+// onTrial is what Client.Trial answers.
+type onTrial struct {
+	gen   int
+	trial *fleet.Trial
 }
 
 func TestErrors(t *testing.T) {
@@ -220,6 +272,23 @@ func TestErrors(t *testing.T) {
 			call:     func(c *Client) error { _, err := c.Generations(ctx); return err },
 			wantName: ErrNameFailed,
 			wantMsg:  "supervisor stopped",
+		},
+		{
+			name:     "untagged GetTrial error becomes Failed",
+			setup:    func(f *fakeCore) { f.gensErr = errors.New("supervisor stopped") },
+			call:     func(c *Client) error { _, _, err := c.Trial(ctx); return err },
+			wantName: ErrNameFailed,
+			wantMsg:  "supervisor stopped",
+		},
+		{
+			name: "a failed GetTrial fails the listing that needs it",
+			setup: func(f *fakeCore) {
+				f.gens = withCanary(sampleTrial())
+				f.afterGens = func(f *fakeCore) { f.gensErr = errors.New("supervisor stopped") }
+			},
+			call:     func(c *Client) error { _, err := c.Generations(ctx); return err },
+			wantName: ErrNameFailed,
+			wantMsg:  "reading generation 3's trial: supervisor stopped",
 		},
 		{
 			name:     "untagged ListSessions error becomes Failed",

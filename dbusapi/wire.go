@@ -1,6 +1,7 @@
 package dbusapi
 
 import (
+	"math"
 	"time"
 
 	"github.com/gatewayd/gateway/fleet"
@@ -66,6 +67,95 @@ func sessionFromWire(w wireSession, now time.Time) (fleet.Pin, bool) {
 	k, err := fleet.ParseSessionKey(w.Hash)
 	return fleet.Pin{Key: k, Generation: int(w.Generation), Instance: int(w.Instance),
 		LastSeen: now.Add(-time.Duration(w.IdleSeconds) * time.Second)}, err == nil
+}
+
+// wireTrial is what GetTrial answers: the canary's trial as the method's
+// out arguments, in this order (budt(ttt)(ttt)b(tddtt)s). Running is
+// false, and the rest zero, without a canary; Judged is false, and Judge
+// zero, when an admin decides.
+type wireTrial struct {
+	Running     bool
+	Generation  uint32
+	Share       float64 // of new sessions, 0 to 1
+	StartedUSec uint64
+	Canary      wireSummary
+	Active      wireSummary
+	Judged      bool
+	Judge       wireJudge
+	Verdict     string
+}
+
+// wireSummary is a fleet.Summary: (ttt).
+type wireSummary struct {
+	Requests uint64
+	Errors   uint64
+	P99USec  uint64
+}
+
+// wireJudge is a fleet.Judge: (tddtt), margins as fractions.
+type wireJudge struct {
+	MinRequests      uint64
+	ErrorMargin      float64
+	LatencyMargin    float64
+	LatencyMinUSec   uint64
+	PromoteAfterUSec uint64
+}
+
+// trialToWire is the trial of the canary among gens: the one the status
+// document shows on it, so that both fronts read the same figures.
+func trialToWire(gens []fleet.Generation) wireTrial {
+	for _, g := range gens {
+		if g.State != fleet.Canary || g.Trial == nil {
+			continue
+		}
+		t := g.Trial
+		w := wireTrial{Running: true, Generation: uint32(g.ID), Share: t.Share, StartedUSec: usec(t.Started),
+			Canary: summaryToWire(t.Canary), Active: summaryToWire(t.Active), Verdict: t.Verdict}
+		if j := t.Judge; j != nil {
+			w.Judged = true
+			w.Judge = wireJudge{MinRequests: j.MinRequests, ErrorMargin: j.ErrorMargin, LatencyMargin: j.LatencyMargin,
+				LatencyMinUSec: durUSec(j.LatencyMin), PromoteAfterUSec: durUSec(j.PromoteAfter)}
+		}
+		return w
+	}
+	return wireTrial{}
+}
+
+// fromWire is the trial and the generation on it; nil without a canary.
+func (w wireTrial) fromWire() (int, *fleet.Trial) {
+	if !w.Running {
+		return 0, nil
+	}
+	t := &fleet.Trial{Share: w.Share, Started: fromUSec(w.StartedUSec), Canary: summaryFromWire(w.Canary),
+		Active: summaryFromWire(w.Active), Verdict: w.Verdict}
+	if w.Judged {
+		j := w.Judge
+		t.Judge = &fleet.Judge{MinRequests: j.MinRequests, ErrorMargin: j.ErrorMargin, LatencyMargin: j.LatencyMargin,
+			LatencyMin: fromDurUSec(j.LatencyMinUSec), PromoteAfter: fromDurUSec(j.PromoteAfterUSec)}
+	}
+	return int(w.Generation), t
+}
+
+// into is where a reply's out arguments are stored, in their order.
+func (w *wireTrial) into() []any {
+	return []any{&w.Running, &w.Generation, &w.Share, &w.StartedUSec, &w.Canary, &w.Active, &w.Judged, &w.Judge, &w.Verdict}
+}
+
+func summaryToWire(s fleet.Summary) wireSummary {
+	return wireSummary{Requests: s.Requests, Errors: s.Errors, P99USec: durUSec(s.P99)}
+}
+
+func summaryFromWire(w wireSummary) fleet.Summary {
+	return fleet.Summary{Requests: w.Requests, Errors: w.Errors, P99: fromDurUSec(w.P99USec)}
+}
+
+// durUSec is a duration in whole microseconds, 0 for a negative one.
+func durUSec(d time.Duration) uint64 { return uint64(max(d, 0) / time.Microsecond) }
+
+// fromDurUSec undoes durUSec; a count past what a Duration holds (292
+// years) stays the largest one rather than wrapping to a negative.
+func fromDurUSec(u uint64) time.Duration {
+	return time.Duration(min(u, uint64(math.MaxInt64/int64(time.Microsecond)))) * time.Microsecond
 }
 
 func usec(t time.Time) uint64 {

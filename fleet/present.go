@@ -3,6 +3,7 @@ package fleet
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,4 +137,70 @@ func StatusLine(gens []Generation) string {
 		parts = append(parts, "detached: "+strings.Join(detached, ", "))
 	}
 	return strings.Join(parts, " · ")
+}
+
+// TrialLine says what share of new sessions the canary gets and for how
+// long it has had it: "10% of new sessions, on trial for 3m12s".
+func TrialLine(t Trial, now time.Time) string {
+	line := roundPercent(t.Share) + " of new sessions"
+	if !t.Started.IsZero() {
+		line += ", on trial for " + Span(max(now.Sub(t.Started), 0))
+	}
+	return line
+}
+
+// FiguresLine is one generation's answers over a trial, in the terms the
+// judge decides by: "250 requests, 5xx 0.40%, p99 40ms".
+func FiguresLine(s Summary) string {
+	if s.Requests == 0 {
+		return "no requests yet"
+	}
+	return fmt.Sprintf("%s, 5xx %s, p99 %s", count(s.Requests, "request"), pct(s.ErrorRate()), s.P99)
+}
+
+// TrialFigures sets the canary's figures beside the active generation's:
+// "canary 250 requests, 5xx 0.40%, p99 40ms · active 2400 requests, 5xx
+// 0.08%, p99 36ms".
+func TrialFigures(t Trial) string {
+	return "canary " + FiguresLine(t.Canary) + " · active " + FiguresLine(t.Active)
+}
+
+// JudgeLine says who ends a trial, and by what settings: a judge's margins
+// as Judge.Decide applies them, or an admin.
+func JudgeLine(j *Judge) string {
+	if j == nil {
+		return "judged by an admin (no [canary] judge)"
+	}
+	promote := "promoted after " + Span(j.PromoteAfter)
+	if j.PromoteAfter <= 0 {
+		promote = "never promoted by the judge (no promote_after)"
+	}
+	return fmt.Sprintf("judged by [canary]: aborted at 5xx > active + %s or p99 > active + %s (at least %s), once it has %s; %s",
+		pointsText(j.ErrorMargin), roundPercent(j.LatencyMargin), j.LatencyMin, count(j.MinRequests, "request"), promote)
+}
+
+// count is Plural of a counter.
+func count(n uint64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// roundPercent is a fraction as a setting reads: 0.1 is "10%", 0.125 "12.5%".
+func roundPercent(f float64) string { return trimmed(100*f) + "%" }
+
+// pointsText is a margin of a rate in percentage points: "1 point",
+// "0.5 points".
+func pointsText(f float64) string {
+	n := trimmed(100 * f)
+	if n == "1" {
+		return "1 point"
+	}
+	return n + " points"
+}
+
+// trimmed is f to two decimals, without trailing zeros.
+func trimmed(f float64) string {
+	return strconv.FormatFloat(math.Round(f*100)/100, 'f', -1, 64)
 }

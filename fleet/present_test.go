@@ -68,3 +68,28 @@ func TestStatusLine(t *testing.T) {
 		}
 	}
 }
+
+// The trial in the words gatewayctl status and the console both use.
+func TestTrialWords(t *testing.T) {
+	now := time.Date(2026, 11, 21, 9, 3, 14, 0, time.UTC)
+	ms := time.Millisecond
+	tr := Trial{Share: 0.1, Started: now.Add(-(3*time.Minute + 12*time.Second)),
+		Canary: Summary{Requests: 250, Errors: 1, P99: 40 * ms}, Active: Summary{Requests: 2400, Errors: 2, P99: 36 * ms}}
+	j := &Judge{MinRequests: 200, ErrorMargin: 0.01, LatencyMargin: 0.5, LatencyMin: 10 * ms, PromoteAfter: 30 * time.Minute}
+	for _, c := range []struct{ got, want string }{
+		{TrialLine(tr, now), "10% of new sessions, on trial for 3m12s"},
+		{TrialLine(Trial{Share: 0.125}, now), "12.5% of new sessions"},
+		{TrialLine(Trial{Share: 0.07, Started: now.Add(time.Second)}, now), "7% of new sessions, on trial for 0s"}, // a clock a little off
+		{TrialFigures(tr), "canary 250 requests, 5xx 0.40%, p99 40ms · active 2400 requests, 5xx 0.08%, p99 36ms"},
+		{FiguresLine(Summary{Requests: 1, Errors: 1, P99: 1152 * time.Microsecond}), "1 request, 5xx 100.00%, p99 1.152ms"},
+		{FiguresLine(Summary{}), "no requests yet"},
+		{JudgeLine(nil), "judged by an admin (no [canary] judge)"},
+		{JudgeLine(j), "judged by [canary]: aborted at 5xx > active + 1 point or p99 > active + 50% (at least 10ms), once it has 200 requests; promoted after 30m"},
+		{JudgeLine(&Judge{MinRequests: 1, ErrorMargin: 0.005, LatencyMargin: 2, LatencyMin: ms}),
+			"judged by [canary]: aborted at 5xx > active + 0.5 points or p99 > active + 200% (at least 1ms), once it has 1 request; never promoted by the judge (no promote_after)"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}

@@ -42,6 +42,7 @@ func policyClient(addr string) int {
 		args []any
 	}{
 		{dbusapi.Interface + ".ListGenerations", nil},
+		{dbusapi.Interface + ".GetTrial", nil},
 		{"org.freedesktop.DBus.Properties.GetAll", []any{dbusapi.Interface}},
 		{"org.freedesktop.DBus.Introspectable.Introspect", nil},
 		{dbusapi.Interface + ".Upgrade", nil},
@@ -108,10 +109,10 @@ func TestDBusPolicyFile(t *testing.T) {
 		want map[string]string
 	}{
 		{who: "nobody", uid: 65534, gid: 65534, want: map[string]string{
-			"ListGenerations": "ok", "GetAll": "ok", "Introspect": "ok",
+			"ListGenerations": "ok", "GetTrial": "ok", "GetAll": "ok", "Introspect": "ok",
 			"Upgrade": denied, "Retire": denied, "ListSessions": denied, "EndSession": denied}},
 		{who: "a gateway-admin member", uid: admin.uid, gid: admin.gid, want: map[string]string{
-			"ListGenerations": "ok", "Upgrade": "ok", "Retire": "ok", "ListSessions": "ok", "EndSession": "ok"}},
+			"ListGenerations": "ok", "GetTrial": "ok", "Upgrade": "ok", "Retire": "ok", "ListSessions": "ok", "EndSession": "ok"}},
 	} {
 		t.Run(tc.who, func(t *testing.T) {
 			got := runAs(t, tc.uid, tc.gid, bus.Address)

@@ -54,17 +54,24 @@ type command struct {
 var commands = []*command{
 	{
 		name: "status", flags: []string{"json"},
-		summary: "show the active generation, its uptime, sessions, and generations draining or starting",
+		summary: "show the active generation, its uptime, sessions, a canary on trial, generations draining or starting",
 		help: `Shows the app and the gateway's version, the active generation with its
-revision, uptime and worker pids, the number of pinned sessions, then every
-detached generation with its sessions, requests in flight, upgraded
-(WebSocket) connections, when it was detached and its drain deadline, and any
-generation still starting.
+revision, uptime and worker pids, the number of pinned sessions, then a
+canary on trial, then any generation still starting, then every detached
+generation with its sessions, requests in flight, upgraded (WebSocket)
+connections, when it was detached and its drain deadline.
+
+Under the canary: its share of new sessions and how long it has been on
+trial; its requests, 5xx rate and p99 latency beside the active generation's
+over the same span (the figures it is judged by); and who ends the trial:
+the [canary] judge, with its margins and its verdict on the figures now, or
+an admin (gatewayctl promote, gatewayctl abort).
 
 With --json, prints one object:
   {"app", "version", "active_generation" (0: none yet), "revision",
    "sessions" (in all generations), "generations": [GENERATION, ...]}
-where GENERATION is as in gatewayctl generations --json.`,
+where GENERATION is as in gatewayctl generations --json. The admin console
+serves the same object at /api/status.`,
 		do: status,
 	},
 	{
@@ -78,8 +85,14 @@ it started, when it was detached, and when its drain is cut short.
 With --json, prints an array of objects:
   {"id", "state", "revision", "unit" ("" without systemd), "pids": [PID, ...],
    "sessions", "in_flight", "upgraded", "started", "detached", "deadline"}
-Times are RFC 3339 in UTC, null when not set ("deadline": null is no drain
-limit).`,
+and on the canary only, "trial":
+  {"share" (0 to 1), "started", "canary": FIGURES, "active": FIGURES,
+   "judge" (null: an admin decides): {"min_requests", "error_margin",
+   "latency_margin", "latency_margin_min_seconds", "promote_after_seconds"},
+   "verdict"}
+where FIGURES is {"requests", "errors" (5xx), "error_rate", "p99_seconds"},
+each generation's since the trial started. Times are RFC 3339 in UTC, null
+when not set ("deadline": null is no drain limit).`,
 		do: generations,
 	},
 	{

@@ -21,12 +21,18 @@ import (
 //	   Active: generation 4 (revision 2026-11-20) since Fri 2026-11-20 10:04:05 UTC; up 3h12m
 //	           gateway-gen4.scope, pids 1234, 1235; 12 sessions, 2 in flight, 0 upgraded
 //	 Sessions: 13 pinned
+//	   Canary: generation 5 (revision 2026-11-21) since Fri 2026-11-20 13:13:03 UTC; 3m14s ago
+//	           gateway-gen5.scope, pids 1300; 2 sessions, 0 in flight, 0 upgraded
+//	           10% of new sessions, on trial for 3m12s
+//	           canary 250 requests, 5xx 0.40%, p99 40ms · active 2400 requests, 5xx 0.08%, p99 36ms
+//	           judged by an admin (no [canary] judge): gatewayctl promote or gatewayctl abort
 //	 Detached: generation 3 (revision 2026-11-13) since Fri 2026-11-20 13:13:05 UTC; 3m12s ago
 //	           gateway-gen3.scope, pids 1200; 1 session, 0 in flight, 0 upgraded
 //	           drain deadline Fri 2026-11-20 21:13:05 UTC; in 7h59m
 //
-// The active generation first, then one starting, then the detached ones
-// newest first (the next to retire last), then any in another state.
+// The active generation first, then the canary, then one starting, then
+// the detached ones newest first (the next to retire last), then any in
+// another state (fleet.Ordered).
 func writeStatus(w io.Writer, where string, props dbusapi.Properties, gens []fleet.Generation, now time.Time) error {
 	var b strings.Builder
 	app := props.App
@@ -95,12 +101,37 @@ func describe(b *strings.Builder, label string, g fleet.Generation, now time.Tim
 		field(b, "", line)
 	}
 
+	if g.State == fleet.Canary && g.Trial != nil {
+		describeTrial(b, *g.Trial, now)
+	}
 	if g.State == fleet.Detached {
 		if d := g.Deadline; !d.IsZero() {
 			field(b, "", fmt.Sprintf("drain deadline %s; %s", clock(d), fleet.Relative(d, now)))
 		} else {
 			field(b, "", "no drain deadline: retires when its last session ends")
 		}
+	}
+}
+
+// describeTrial writes a canary's trial: its share, the figures it is
+// judged by beside the active generation's over the same span, and who
+// judges it: the [canary] judge, with its settings and what it makes of
+// the figures now, or an admin, with the commands that end a trial.
+//
+//	10% of new sessions, on trial for 3m12s
+//	canary 250 requests, 5xx 0.40%, p99 40ms · active 2400 requests, 5xx 0.08%, p99 36ms
+//	judged by [canary]: aborted at 5xx > active + 1 point or p99 > active + 50% (at least 10ms), once it has 200 requests; promoted after 30m
+//	verdict: within the margins so far: 5xx 0.40% against 0.08%, p99 40ms against 36ms over 250 and 2400 answers
+func describeTrial(b *strings.Builder, t fleet.Trial, now time.Time) {
+	field(b, "", fleet.TrialLine(t, now))
+	field(b, "", fleet.TrialFigures(t))
+	if t.Judge == nil {
+		field(b, "", fleet.JudgeLine(nil)+": gatewayctl promote or gatewayctl abort")
+		return
+	}
+	field(b, "", fleet.JudgeLine(t.Judge))
+	if t.Verdict != "" {
+		field(b, "", "verdict: "+t.Verdict)
 	}
 }
 

@@ -88,7 +88,7 @@ func (f *fakeCore) UpgradeCanary(_ context.Context, share float64) (int, error) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var id int
-	f.gens, id = fleettest.AddCanary(f.gens)
+	f.gens, id = fleettest.AddCanary(f.gens, share)
 	return id, nil
 }
 
@@ -314,7 +314,13 @@ type wantSession struct {
 func onTheWire(gens []fleet.Generation) []fleet.Generation {
 	out := slices.Clone(gens)
 	for i := range out {
-		for _, t := range []*time.Time{&out[i].Started, &out[i].Detached, &out[i].Deadline} {
+		times := []*time.Time{&out[i].Started, &out[i].Detached, &out[i].Deadline}
+		if tr := out[i].Trial; tr != nil {
+			copied := *tr
+			out[i].Trial = &copied
+			times = append(times, &copied.Started)
+		}
+		for _, t := range times {
 			if !t.IsZero() {
 				*t = t.Truncate(time.Microsecond).UTC()
 			}
@@ -339,6 +345,65 @@ func decodeStrict(t *testing.T, s string, v any) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		t.Fatalf("decoding %q: %v", s, err)
+	}
+}
+
+// canaryCore is newCore with generation 5 on trial rather than starting:
+// judged, for 10% of new sessions, for three minutes.
+func canaryCore() *fakeCore {
+	core := newCore()
+	core.gens[3] = fleet.Generation{ID: 5, State: fleet.Canary, Revision: "r5", Unit: "gateway-gen5.scope", PIDs: []int{1500},
+		Usage: fleet.Usage{Sessions: 2}, Started: at(-3*time.Minute - 2*time.Second),
+		Trial: fleettest.JudgedTrial(at(-3*time.Minute), time.Now())}
+	return core
+}
+
+// The canary's trial reaches gatewayctl status through GetTrial: its
+// share, its figures beside the active generation's, the judge and its
+// verdict, under the canary; and --json is the console's /api/status.
+func TestCanaryStatus(t *testing.T) {
+	core := canaryCore()
+	serve(t, core, "")
+	out, errOut, code := ctl("--user", "status")
+	if code != exitOK {
+		t.Fatalf("exit %d, want 0; stderr %q", code, errOut)
+	}
+	rest := out
+	for _, w := range []string{
+		"   Active: generation 4 (revision r4)",
+		"   Canary: generation 5 (revision r5) since ", "; 3m",
+		"           gateway-gen5.scope, pids 1500; 2 sessions, 0 in flight, 0 upgraded\n",
+		"           10% of new sessions, on trial for 3m",
+		"           canary 250 requests, 5xx 0.40%, p99 40ms · active 2400 requests, 5xx 0.08%, p99 36ms\n",
+		"           judged by [canary]: aborted at 5xx > active + 1 point or p99 > active + 50% (at least 10ms), once it has 200 requests; promoted after 30m\n",
+		"           verdict: within the margins so far: 5xx 0.40% against 0.08%, p99 40ms against 36ms over 250 and 2400 answers\n",
+		" Detached: generation 3",
+	} {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Fatalf("got\n%s\nwant %q in it (after what came before)", out, w)
+		}
+		rest = rest[i+len(w):]
+	}
+
+	out, errOut, code = ctl("--user", "status", "--json")
+	if code != exitOK {
+		t.Fatalf("--json: exit %d, want 0; stderr %q", code, errOut)
+	}
+	ps := core.store
+	ps.LastWrite = ps.LastWrite.Truncate(time.Microsecond).UTC()
+	st := fleet.NewStatus("notes", "1.4.0", onTheWire(core.gens), ps)
+	st.Listeners = core.listens
+	for _, l := range st.Listeners {
+		for i := range l.Certificates {
+			l.Certificates[i].NotAfter = l.Certificates[i].NotAfter.Truncate(time.Microsecond)
+		}
+	}
+	if want := asJSON(t, st); out != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+	if !strings.Contains(out, `"trial": {`) || !strings.Contains(out, `"verdict": "within the margins so far`) {
+		t.Errorf("--json: no trial on the canary in\n%s", out)
 	}
 }
 
@@ -650,7 +715,19 @@ func TestCanaryCommands(t *testing.T) {
 	if out, errOut, code := ctl("--user", "upgrade", "--canary", "10%"); code != exitOK || !strings.Contains(out, "generation 6 is the canary") {
 		t.Fatalf("upgrade --canary: exit %d, %q %q", code, out, errOut)
 	}
-	out, errOut, code := ctl("--user", "promote")
+	// Its trial has just begun, and no judge: an admin ends it.
+	out, errOut, code := ctl("--user", "status")
+	for _, w := range []string{"   Canary: generation 6 (revision r6)", "           10% of new sessions, on trial for ",
+		"           canary no requests yet · active no requests yet\n",
+		"           judged by an admin (no [canary] judge): gatewayctl promote or gatewayctl abort\n"} {
+		if code != exitOK || !strings.Contains(out, w) {
+			t.Errorf("status with a new canary: exit %d, got\n%s\nwant %q in it (stderr %q)", code, out, w, errOut)
+		}
+	}
+	if strings.Contains(out, "verdict") {
+		t.Errorf("status: a verdict without a judge in\n%s", out)
+	}
+	out, errOut, code = ctl("--user", "promote")
 	if code != exitOK || out != "generation 6 is active (revision r6)\n" {
 		t.Errorf("promote: exit %d, %q %q", code, out, errOut)
 	}
