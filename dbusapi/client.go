@@ -167,7 +167,9 @@ func (c *Client) Generations(ctx context.Context) ([]fleet.Generation, error) {
 // attachTrial asks for the trial only when a canary is listed, and puts it
 // on that canary only if it is still the one on trial: the two calls are
 // two snapshots, and a promotion may come between them. A gateway older
-// than GetTrial lists its canary without one.
+// than GetTrial lists its canary without one, and so does a system bus
+// whose policy file predates it (it refuses the call): the generations
+// are worth more than the trial.
 func (c *Client) attachTrial(ctx context.Context, gens []fleet.Generation) error {
 	i := slices.IndexFunc(gens, func(g fleet.Generation) bool { return g.State == fleet.Canary })
 	if i < 0 {
@@ -175,7 +177,7 @@ func (c *Client) attachTrial(ctx context.Context, gens []fleet.Generation) error
 	}
 	gen, t, err := c.Trial(ctx)
 	switch {
-	case NameOf(err) == errUnknownMethod:
+	case NameOf(err) == errUnknownMethod, NameOf(err) == errBusAccessDenied:
 		return nil
 	case err != nil:
 		return fmt.Errorf("reading generation %d's trial: %w", gens[i].ID, err)
@@ -188,6 +190,10 @@ func (c *Client) attachTrial(ctx context.Context, gens []fleet.Generation) error
 // errUnknownMethod is the bus's answer to a method the gateway does not
 // have (godbus and sd-bus alike).
 const errUnknownMethod = "org.freedesktop.DBus.Error.UnknownMethod"
+
+// errBusAccessDenied is the bus's refusal by its policy, before the
+// gateway sees the call (the gateway's own is ErrAccessDenied).
+const errBusAccessDenied = "org.freedesktop.DBus.Error.AccessDenied"
 
 // Trial is the canary's trial and the generation on it; 0 and nil without
 // a canary.

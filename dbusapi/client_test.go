@@ -161,34 +161,50 @@ type olderGateway struct{ gens []wireGeneration }
 
 func (o olderGateway) ListGenerations() ([]wireGeneration, *dbus.Error) { return o.gens, nil }
 
+// refusedTrial answers as a gateway behind a system bus whose policy
+// file predates GetTrial: the bus refuses the call.
+type refusedTrial struct{ olderGateway }
+
+func (refusedTrial) GetTrial() (wireTrial, *dbus.Error) {
+	return wireTrial{}, &dbus.Error{Name: errBusAccessDenied, Body: []any{"Rejected send message"}}
+}
+
 // TestClientOlderGateway: a newer gatewayctl lists an older gateway's
-// generations, its canary without a trial, rather than fail.
+// generations, its canary without a trial, rather than fail; so too when
+// the bus's policy refuses the trial.
 func TestClientOlderGateway(t *testing.T) {
-	bus := dbustest.Start(t)
-	conn := bus.Conn(t)
 	var old olderGateway
 	for _, g := range withCanary(sampleTrial()) {
 		old.gens = append(old.gens, toWire(g))
 	}
-	if err := conn.Export(old, Path, Interface); err != nil {
-		t.Fatal(err)
-	}
-	if reply, err := conn.RequestName(BusName(""), dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("RequestName: got %v, %v", reply, err)
-	}
-	ctx := testContext(t)
-	c, err := NewClient(ctx, bus.Conn(t), BusName(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gens, err := c.Generations(ctx)
-	if err != nil {
-		t.Fatalf("Generations: got %v, want the listing", err)
-	}
-	if want := normGens(withCanary(nil)); !reflect.DeepEqual(gens, want) {
-		t.Errorf("got %+v, want %+v", gens, want)
-	}
-	if _, _, err := c.Trial(ctx); NameOf(err) != errUnknownMethod {
-		t.Errorf("Trial: got %v (%s), want %s", err, NameOf(err), errUnknownMethod)
+	for name, tc := range map[string]struct {
+		gw       any
+		trialErr string
+	}{"older": {old, errUnknownMethod}, "refused by the bus": {refusedTrial{old}, errBusAccessDenied}} {
+		t.Run(name, func(t *testing.T) {
+			bus := dbustest.Start(t)
+			conn := bus.Conn(t)
+			if err := conn.Export(tc.gw, Path, Interface); err != nil {
+				t.Fatal(err)
+			}
+			if reply, err := conn.RequestName(BusName(""), dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+				t.Fatalf("RequestName: got %v, %v", reply, err)
+			}
+			ctx := testContext(t)
+			c, err := NewClient(ctx, bus.Conn(t), BusName(""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			gens, err := c.Generations(ctx)
+			if err != nil {
+				t.Fatalf("Generations: got %v, want the listing", err)
+			}
+			if want := normGens(withCanary(nil)); !reflect.DeepEqual(gens, want) {
+				t.Errorf("got %+v, want %+v", gens, want)
+			}
+			if _, _, err := c.Trial(ctx); NameOf(err) != tc.trialErr {
+				t.Errorf("Trial: got %v (%s), want %s", err, NameOf(err), tc.trialErr)
+			}
+		})
 	}
 }

@@ -78,7 +78,7 @@ serves the same object at /api/status.`,
 		name: "generations", flags: []string{"json"},
 		summary: "list the generations, oldest first",
 		help: `Lists every generation the gateway runs, oldest first: number, state
-(starting, active, detached, retiring), revision, scope unit, worker pids,
+(starting, active, canary, detached, retiring), revision, scope unit, worker pids,
 pinned sessions, requests in flight, upgraded (WebSocket) connections, when
 it started, when it was detached, and when its drain is cut short.
 
