@@ -23,8 +23,9 @@ type Trial struct {
 }
 
 // Judge decides a canary's trial by its figures (docs/design.md,
-// "Canaries"): abort when its 5xx rate or its p99 is worse than the active
-// generation's by more than a margin, promote after a time without that.
+// "Canaries judged by their own figures"): abort when its 5xx rate or its
+// p99 is worse than the active generation's by more than a margin, promote
+// after a time without that.
 type Judge struct {
 	MinRequests   uint64        // each generation's answers before anything is decided
 	ErrorMargin   float64       // of the 5xx rate: 0.01 is one percentage point
