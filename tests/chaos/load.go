@@ -11,10 +11,13 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
@@ -46,7 +49,7 @@ type whoami struct {
 
 // Run runs the users until ctx ends and returns the figures.
 func (l *Load) Run(ctx context.Context) Figures {
-	tr := &http.Transport{MaxIdleConnsPerHost: l.Users, IdleConnTimeout: 30 * time.Second}
+	tr := &http.Transport{MaxIdleConnsPerHost: l.Users, IdleConnTimeout: 30 * time.Second, DialContext: dialStamped}
 	defer tr.CloseIdleConnections()
 	var wg sync.WaitGroup
 	for i := range l.Users {
@@ -134,10 +137,16 @@ func (u *user) do(ctx context.Context, method, path string, form url.Values) (wh
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	var dialed time.Time
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+		if c, ok := i.Conn.(*stampedConn); ok {
+			dialed = c.dialed
+		}
+	}}))
 	u.l.fig.add(&u.l.fig.requests)
 	resp, err := u.c.Do(req)
 	if err != nil {
-		return whoami{}, err
+		return whoami{}, &connError{err: err, dialed: dialed}
 	}
 	defer resp.Body.Close()
 	var w whoami
@@ -192,9 +201,54 @@ func (l *Load) failed(ctx context.Context, start time.Time, login whoami, what s
 		l.fig.add(&l.fig.failedKilledWorker)
 	case l.limitRetired(login.Generation):
 		l.fig.add(&l.fig.failedLimit)
-	case transport && l.kills.gatewayKilledWithin(start, end):
+	case transport && l.kills.gatewayKilledWithin(start, end), transport && l.kills.gatewayKilledOn(err, end):
 		l.fig.add(&l.fig.failedGatewayKill)
 	default:
 		l.fig.note(&l.fig.failedOther, fmt.Sprintf("%s: %v", what, err))
 	}
+}
+
+// stampedConn is a client connection and when it was dialed: a request
+// that fails on a connection dialed before a gateway kill may have been
+// sent to the killed gatewayd, however long after the kill it was sent (a
+// keep-alive connection the client had not yet seen closed).
+type stampedConn struct {
+	net.Conn
+	dialed time.Time
+}
+
+func dialStamped(ctx context.Context, network, addr string) (net.Conn, error) {
+	dialed := time.Now()
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &stampedConn{Conn: c, dialed: dialed}, nil
+}
+
+// connError is a request's transport error and when its connection was
+// dialed (zero if it got none).
+type connError struct {
+	err    error
+	dialed time.Time
+}
+
+func (e *connError) Error() string { return e.err.Error() }
+func (e *connError) Unwrap() error { return e.err }
+
+// gatewayKilledOn: the request failed on a connection dialed before a
+// gateway kill that came before the failure.
+func (k *kills) gatewayKilledOn(err error, end time.Time) bool {
+	var ce *connError
+	if !errors.As(err, &ce) || ce.dialed.IsZero() {
+		return false
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, at := range k.gateways {
+		if at.After(ce.dialed) && !at.After(end) {
+			return true
+		}
+	}
+	return false
 }
