@@ -54,7 +54,7 @@ func Relative(t, now time.Time) string {
 }
 
 // Plural is "1 session", "2 sessions".
-func Plural(n int, word string) string {
+func Plural[N int | uint64](n N, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
@@ -155,7 +155,7 @@ func FiguresLine(s Summary) string {
 	if s.Requests == 0 {
 		return "no requests yet"
 	}
-	return fmt.Sprintf("%s, 5xx %s, p99 %s", count(s.Requests, "request"), pct(s.ErrorRate()), s.P99)
+	return fmt.Sprintf("%s, 5xx %s, p99 %s", Plural(s.Requests, "request"), pct(s.ErrorRate()), s.P99)
 }
 
 // TrialFigures sets the canary's figures beside the active generation's:
@@ -176,15 +176,7 @@ func JudgeLine(j *Judge) string {
 		promote = "never promoted by the judge (no promote_after)"
 	}
 	return fmt.Sprintf("judged by [canary]: aborted at 5xx > active + %s or p99 > active + %s (at least %s), once it has %s; %s",
-		pointsText(j.ErrorMargin), roundPercent(j.LatencyMargin), j.LatencyMin, count(j.MinRequests, "request"), promote)
-}
-
-// count is Plural of a counter.
-func count(n uint64, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
+		pointsText(j.ErrorMargin), roundPercent(j.LatencyMargin), j.LatencyMin, Plural(j.MinRequests, "request"), promote)
 }
 
 // roundPercent is a fraction as a setting reads: 0.1 is "10%", 0.125 "12.5%".
