@@ -237,7 +237,9 @@ measure() {
 
 # report ROUNDS KIND...: the tables of the runs measure made, per round and
 # as medians over the rounds for each KIND; "gatewayd/HAProxy" is the
-# median of the per-round ratios. Fails if any run had errors.
+# median of the per-round ratios. Fails if any run had errors. The two
+# proxies are "haproxy" and "gatewayd" unless the sourcing script sets
+# BASE_PROXY and BASE_LABEL (ab.sh: another build of gatewayd).
 report() {
 	local rounds=$1 kind p r k rps p50 p99 cpu ratio cratio err errors=0 range rat crat
 	shift
@@ -249,17 +251,18 @@ report() {
 	echo
 	echo "### Summary (medians over $rounds rounds)"
 	echo
-	echo "| proxy | kind | req/s | req/s min–max | p50 ms | p99 ms | proxy CPU µs/req | gatewayd/HAProxy req/s | gatewayd/HAProxy CPU µs/req | errors |"
+	local base=${BASE_PROXY:-haproxy} label=${BASE_LABEL:-HAProxy}
+	echo "| proxy | kind | req/s | req/s min–max | p50 ms | p99 ms | proxy CPU µs/req | gatewayd/$label req/s | gatewayd/$label CPU µs/req | errors |"
 	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for kind in "$@"; do
-		for p in haproxy gatewayd; do
+		for p in "$base" gatewayd; do
 			rps=() p50=() p99=() cpu=() ratio=() cratio=() err=0
 			for ((r = 1; r <= rounds; r++)); do
 				k="$r/$p/$kind"
 				rps+=("${R_RPS[$k]}") p50+=("${R_P50[$k]}") p99+=("${R_P99[$k]}") cpu+=("${R_CPU[$k]}")
 				err=$((err + ${R_ERR[$k]}))
-				ratio+=("$(awk -v g="${R_RPS[$r/gatewayd/$kind]}" -v h="${R_RPS[$r/haproxy/$kind]}" 'BEGIN { if (h > 0) printf "%.4f", g / h; else print "?" }')")
-				cratio+=("$(awk -v g="${R_CPU[$r/gatewayd/$kind]}" -v h="${R_CPU[$r/haproxy/$kind]}" 'BEGIN { if (g != "?" && h > 0) printf "%.4f", g / h; else print "?" }')")
+				ratio+=("$(awk -v g="${R_RPS[$r/gatewayd/$kind]}" -v h="${R_RPS[$r/$base/$kind]}" 'BEGIN { if (h > 0) printf "%.4f", g / h; else print "?" }')")
+				cratio+=("$(awk -v g="${R_CPU[$r/gatewayd/$kind]}" -v h="${R_CPU[$r/$base/$kind]}" 'BEGIN { if (g != "?" && h > 0) printf "%.4f", g / h; else print "?" }')")
 			done
 			errors=$((errors + err))
 			range="$(printf '%s\n' "${rps[@]}" | sort -n | head -n 1)–$(printf '%s\n' "${rps[@]}" | sort -n | tail -n 1)"
