@@ -40,9 +40,13 @@ type clientConn struct {
 	// pending is the length of the request head still at the start of the
 	// read buffer (see consumeHead).
 	pending int
-	// state is connIdle between requests and connBusy during one; Run's
-	// shutdown closes idle connections and lets busy ones finish.
+	// state is connNew until the first request, connIdle between requests
+	// and connBusy during one; Run's shutdown closes idle connections, lets
+	// busy ones finish, and gives new ones newConnGrace to send their first
+	// request.
 	state atomic.Int32
+	// accepted is when the connection was accepted (newConnGrace).
+	accepted time.Time
 	// unread is set when the gateway refused a request whose rest the
 	// client may still be sending: the connection is closed by linger.
 	unread bool
@@ -53,7 +57,16 @@ const (
 	connBusy
 	connClosed
 	connTunnel // switched protocols: not waited for at shutdown
+	connNew    // accepted, no request read yet
 )
+
+// newConnGrace is how long shutdown waits for the first request of a
+// connection accepted just before it. Closing such a connection unanswered
+// fails a request the client has sent already, and one on a fresh
+// connection is not retried (Go's client and browsers retry only on a
+// reused one). net/http's Server waits 5 s; a connection a browser opened
+// ahead of need may never send, so this is shorter.
+const newConnGrace = time.Second
 
 const clientBuffer = 8 << 10
 
@@ -72,7 +85,8 @@ func (p *Proxy) newClientConn(srv *server, c net.Conn, redirect int) *clientConn
 	_, isTLS := c.(*tls.Conn)
 	cc.from.set(p, c.RemoteAddr(), isTLS)
 	cc.redirect = redirect
-	cc.state.Store(connIdle)
+	cc.state.Store(connNew)
+	cc.accepted = time.Now()
 	return cc
 }
 
@@ -86,7 +100,7 @@ func (cc *clientConn) serve() {
 			cc.linger()
 			return
 		}
-		if !cc.state.CompareAndSwap(connIdle, connBusy) {
+		if !cc.state.CompareAndSwap(connIdle, connBusy) && !cc.state.CompareAndSwap(connNew, connBusy) {
 			return // shutting down
 		}
 		keep := cc.exchange(n)

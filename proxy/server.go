@@ -79,15 +79,19 @@ func (s *server) forget(cc *clientConn) {
 }
 
 // closeIdle closes the connections between requests (all of them when
-// force is set) and reports how many are still busy.
+// force is set), and new ones that have sent no request within
+// newConnGrace, and reports how many are still busy or new.
 func (s *server) closeIdle(force bool) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	busy := 0
 	for cc := range s.conns {
-		if force || cc.state.CompareAndSwap(connIdle, connClosed) {
+		switch {
+		case force || cc.state.CompareAndSwap(connIdle, connClosed):
 			cc.c.Close()
-		} else if cc.state.Load() == connBusy {
+		case time.Since(cc.accepted) > newConnGrace && cc.state.CompareAndSwap(connNew, connClosed):
+			cc.c.Close()
+		case cc.state.Load() == connBusy || cc.state.Load() == connNew:
 			busy++
 		}
 	}

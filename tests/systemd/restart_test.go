@@ -73,6 +73,7 @@ func TestRestartUnderLoadKeepsSessions(t *testing.T) {
 // stay on its worker) around action, and counts answers and failures.
 func underLoad(t *testing.T, g *sdGateway, clients int, users []*gwtest.Browser, wants []gwtest.Whoami, action func()) (ok, failed int64) {
 	var okN, failedN atomic.Int64
+	var firstErr sync.Once
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range clients {
@@ -88,6 +89,7 @@ func underLoad(t *testing.T, g *sdGateway, clients int, users []*gwtest.Browser,
 				switch {
 				case err != nil:
 					failedN.Add(1)
+					firstErr.Do(func() { t.Logf("first failed request, of %s: %v", want.User, err) })
 				case w.PID != want.PID:
 					t.Errorf("request %d of %s: got pid %d, want %d", n, want.User, w.PID, want.PID)
 					return
