@@ -14,6 +14,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -173,6 +175,18 @@ func (w *wire) closed() {
 	b, err := io.ReadAll(w.br)
 	if err != nil || len(b) > 0 {
 		w.t.Fatalf("after the answer: got %q, %v; want EOF", b, err)
+	}
+}
+
+// dropped asserts the gateway closed the connection without a byte of
+// answer: by EOF, or by a reset when it closed with the client's request
+// unread (the kernel resets such a connection rather than finish it).
+func (w *wire) dropped() {
+	w.t.Helper()
+	w.c.SetReadDeadline(time.Now().Add(waitLimit))
+	b, err := io.ReadAll(w.br)
+	if len(b) > 0 || err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		w.t.Fatalf("got %q, %v; want EOF or a reset, no answer", b, err)
 	}
 }
 

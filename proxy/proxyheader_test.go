@@ -89,7 +89,7 @@ func TestProxyProtocolRefused(t *testing.T) {
 			addr := serveSpec(t, p, &Listener{Name: "lb", ProxyProtocol: true})
 			w := dial(t, addr)
 			w.send(string(c.header) + "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
-			w.closed()
+			w.dropped()
 			if n := len(worker.conns()); n != 0 {
 				t.Errorf("the worker got %d connections, want none", n)
 			}
